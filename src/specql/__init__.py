@@ -1,0 +1,19 @@
+"""specql: legacy PostgreSQL <-> declarative SpecQL specs, and code generation from specs.
+
+The public API lives in :mod:`specql.api` and is re-exported here lazily, so that importing a
+low layer (``specql.dsl``) never drags in the layers above it.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+_API = {"load", "validate", "dump", "generate", "SpecqlError"}
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from specql import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'specql' has no attribute {name!r}")

@@ -1,0 +1,1 @@
+"""The specql command: a thin shell over the library API."""

@@ -1,0 +1,1 @@
+"""Pattern discovery and patterns from plain English."""

@@ -1,0 +1,1 @@
+"""SpecQL dialect: typed nodes, loader (positions kept), validation, canonical dump."""

@@ -1,0 +1,165 @@
+"""SQL expressions inside specs, parsed with PostgreSQL's own parser (pglast).
+
+Spec expressions are SQL plus ``$name`` parameters. ``$name`` is not SQL, so before parsing
+each one becomes the quoted identifier ``"$name"`` (a lexer that skips string literals,
+quoted identifiers and comments does this, not a regex over the whole text). After parsing,
+a parameter is a ``ColumnRef`` whose single name starts with ``$``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pglast
+from pglast import ast
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
+
+from specql.errors import SourcePos, SpecqlError
+
+PARAM_PREFIX = "$"
+
+
+def _is_ident_char(ch: str, first: bool) -> bool:
+    return ch == "_" or ch.isalpha() or (not first and ch.isdigit())
+
+
+def quote_params(text: str) -> str:
+    """Turn every ``$name`` outside literals/comments into ``"$name"``; ``$1`` stays as is."""
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "'":  # string literal, '' escapes a quote
+            j = i + 1
+            while j < n:
+                if text[j] == "'":
+                    if j + 1 < n and text[j + 1] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif ch == '"':  # quoted identifier
+            j = text.find('"', i + 1)
+            j = n - 1 if j < 0 else j
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(text[i:j])
+            i = j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(text[i:j])
+            i = j
+        elif ch == "$" and i + 1 < n and _is_ident_char(text[i + 1], first=True):
+            j = i + 1
+            while j < n and _is_ident_char(text[j], first=False):
+                j += 1
+            if j < n and text[j] == "$":  # a dollar-quote tag like $body$: leave it
+                out.append(text[i : j + 1])
+                i = j + 1
+                continue
+            out.append(f'"{text[i:j]}"')
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
+def _error(message: str, text: str, offset: int | None, pos: SourcePos | None) -> SpecqlError:
+    base = pos or SourcePos()
+    col = base.col + (offset or 0) if base.line else base.col
+    return SpecqlError(f"{message} in {text!r}", SourcePos(base.file, base.line, col))
+
+
+def _parse(sql: str, original: str, prefix_len: int, pos: SourcePos | None):
+    try:
+        stmts = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        # pglast gives the 0-based character offset of the error as the second argument.
+        location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
+        offset = max(0, location - prefix_len) if location is not None else None
+        raise _error(f"invalid SQL: {exc.args[0]}", original, offset, pos) from None
+    if len(stmts) != 1:
+        raise _error("expected exactly one statement", original, 0, pos)
+    return stmts[0].stmt
+
+
+def parse_expression(text: str, pos: SourcePos | None = None) -> ast.Node:
+    """Parse one SQL expression (with ``$params``) and return its AST node."""
+    if not isinstance(text, str) or not text.strip():
+        raise _error("empty expression", str(text), 0, pos)
+    prefix = "SELECT "
+    stmt = _parse(prefix + quote_params(text), text, len(prefix), pos)
+    if (
+        not isinstance(stmt, ast.SelectStmt)
+        or stmt.fromClause
+        or not stmt.targetList
+        or len(stmt.targetList) != 1
+        or stmt.targetList[0].name
+    ):
+        raise _error("expected a single expression", text, 0, pos)
+    return stmt.targetList[0].val
+
+
+def parse_statement(text: str, pos: SourcePos | None = None, prefix: str = "") -> ast.Node:
+    """Parse one SQL statement (``prefix`` is prepended, e.g. ``"UPDATE "``)."""
+    if not isinstance(text, str) or not text.strip():
+        raise _error("empty statement", str(text), 0, pos)
+    return _parse(prefix + quote_params(text), text, len(prefix), pos)
+
+
+def deparse(node: ast.Node) -> str:
+    """SQL text of an AST node (``"$name"`` params come out quoted)."""
+    return RawStream()(node)
+
+
+@dataclass
+class References:
+    """Names an expression or query refers to."""
+
+    columns: set[tuple[str, ...]] = field(default_factory=set)  # ('status',) or ('c', 'status')
+    params: set[str] = field(default_factory=set)  # without the '$'
+    functions: set[str] = field(default_factory=set)  # dotted names, lower case
+    tables: set[str] = field(default_factory=set)  # relation names as written (alias-free)
+    aliases: set[str] = field(default_factory=set)  # range aliases defined in the query
+
+
+class _RefCollector(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs = References()
+
+    def visit_ColumnRef(self, ancestors, node):  # noqa: N802 - pglast's visitor naming
+        parts = []
+        for f in node.fields:
+            if isinstance(f, ast.String):
+                parts.append(f.sval)
+            else:  # A_Star
+                parts.append("*")
+        if len(parts) == 1 and parts[0].startswith(PARAM_PREFIX):
+            self.refs.params.add(parts[0][1:])
+        else:
+            self.refs.columns.add(tuple(parts))
+
+    def visit_FuncCall(self, ancestors, node):  # noqa: N802
+        self.refs.functions.add(".".join(n.sval for n in node.funcname))
+
+    def visit_RangeVar(self, ancestors, node):  # noqa: N802
+        self.refs.tables.add(
+            f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
+        )
+        if node.alias is not None:
+            self.refs.aliases.add(node.alias.aliasname)
+
+
+def references(node: ast.Node) -> References:
+    collector = _RefCollector()
+    collector(node)
+    return collector.refs

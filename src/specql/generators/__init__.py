@@ -1,0 +1,1 @@
+"""Code generators, registered by target name."""

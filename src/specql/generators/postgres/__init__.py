@@ -1,0 +1,1 @@
+"""PostgreSQL DDL and PL/pgSQL generation (DESIGN §4 conventions)."""

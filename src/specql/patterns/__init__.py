@@ -1,0 +1,1 @@
+"""The three-tier pattern library behind PatternLibrary."""

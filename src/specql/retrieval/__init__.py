@@ -1,0 +1,1 @@
+"""Embeddings and hybrid search over the pattern library."""

@@ -1,0 +1,1 @@
+"""Legacy PostgreSQL to SpecQL specs."""

@@ -1,0 +1,1 @@
+"""SQLite store under SPECQL_HOME: library, suggestions, decisions, LLM call log."""

@@ -1,0 +1,1 @@
+"""Small ML models that decide what needs review."""

@@ -1,0 +1,1 @@
+"""Local review web page (specql serve)."""
