@@ -6,8 +6,8 @@ Layer 0: imports nothing from specql.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 
 class ErrorLevel(enum.Enum):

@@ -136,7 +136,7 @@ class _RefCollector(Visitor):
         super().__init__()
         self.refs = References()
 
-    def visit_ColumnRef(self, ancestors, node):  # noqa: N802 - pglast's visitor naming
+    def visit_ColumnRef(self, ancestors, node):
         parts = []
         for f in node.fields:
             if isinstance(f, ast.String):
@@ -148,10 +148,10 @@ class _RefCollector(Visitor):
         else:
             self.refs.columns.add(tuple(parts))
 
-    def visit_FuncCall(self, ancestors, node):  # noqa: N802
+    def visit_FuncCall(self, ancestors, node):
         self.refs.functions.add(".".join(n.sval for n in node.funcname))
 
-    def visit_RangeVar(self, ancestors, node):  # noqa: N802
+    def visit_RangeVar(self, ancestors, node):
         self.refs.tables.add(
             f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
         )

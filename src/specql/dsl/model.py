@@ -71,12 +71,7 @@ from specql.errors import SourcePos
 
 
 # Position that never takes part in equality or repr.
-def _pos() -> SourcePos:  # pragma: no cover - trivial
-    return SourcePos()
-
-
-def pos_field():
-    return field(default_factory=_pos, compare=False, repr=False)
+POS = field(default_factory=SourcePos, compare=False, repr=False)
 
 
 # --------------------------------------------------------------------------- types
@@ -123,7 +118,7 @@ class Field:
     nullable: bool = True
     default: str | None = None  # SQL literal or expression text, as written
     description: str | None = None
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
 
 # --------------------------------------------------------------------------- steps
@@ -133,7 +128,7 @@ class Field:
 class Step:
     """Base of all steps. ``kind`` is the YAML key that introduces the step."""
 
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
     kind = "step"
 
@@ -199,7 +194,7 @@ class Variable:
     name: str
     type: TypeRef
     default: str | None = None
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
 
 @dataclass(slots=True)
@@ -306,7 +301,7 @@ class Param:
     nullable: bool = True
     default: str | None = None
     description: str | None = None
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
 
 @dataclass(slots=True)
@@ -315,14 +310,14 @@ class Action:
     params: list[Param] = field(default_factory=list)
     steps: list[Step] = field(default_factory=list)
     description: str | None = None
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
 
 @dataclass(slots=True)
 class PatternUse:
     name: str
     params: dict = field(default_factory=dict)
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
 
 @dataclass(slots=True)
@@ -334,7 +329,7 @@ class Entity:
     fields: list[Field] = field(default_factory=list)
     patterns: list[PatternUse] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
-    pos: SourcePos = pos_field()
+    pos: SourcePos = POS
 
     @property
     def qualified_name(self) -> str:
