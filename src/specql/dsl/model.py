@@ -69,7 +69,6 @@ from dataclasses import dataclass, field
 
 from specql.errors import SourcePos
 
-
 # Position that never takes part in equality or repr.
 POS = field(default_factory=SourcePos, compare=False, repr=False)
 
