@@ -27,6 +27,16 @@ class CompileContext:
             framework_schema=framework_schema,
         )
 
+    @classmethod
+    def from_registry(cls, entities: list[Entity], registry) -> CompileContext:
+        """The context for ``entities`` under a :class:`~specql.dsl.registry.DomainRegistry`:
+        multi-tenant schemas (names and aliases) and the framework schema come from it."""
+        return cls.of(
+            entities,
+            multi_tenant_schemas=registry.multi_tenant_schemas(),
+            framework_schema=registry.framework_schema,
+        )
+
     def entity(self, name: str) -> Entity | None:
         """Find an entity by its spec name (``Contact``) or qualified (``crm.Contact``)."""
         if "." in name:

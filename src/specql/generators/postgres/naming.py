@@ -3,6 +3,7 @@ reverse engineering agree on them."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 
 from specql.dsl.model import Entity, Field
@@ -37,7 +38,7 @@ def column_name(field: Field) -> str:
 
 
 def index_name(entity_name: str, column: str) -> str:
-    return f"idx_{table_name(entity_name)}_{column}"
+    return pg_identifier(f"idx_{table_name(entity_name)}_{column}")
 
 
 def function_name(schema: str, action_name: str) -> str:
@@ -54,3 +55,34 @@ def param_name(name: str) -> str:
 
 def variable_name(name: str) -> str:
     return f"v_{name}"
+
+
+# PostgreSQL truncates identifiers to 63 bytes (NAMEDATALEN - 1), which could make two long
+# constraint names collide silently: longer names are cut and end in a short stable hash.
+MAX_IDENTIFIER_BYTES = 63
+
+
+def pg_identifier(name: str) -> str:
+    """``name`` if PostgreSQL keeps it whole, else a deterministic 63-byte form of it."""
+    if len(name.encode("utf-8")) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    head = name.encode("utf-8")[: MAX_IDENTIFIER_BYTES - 9].decode("utf-8", "ignore")
+    return f"{head}_{digest}"
+
+
+def pk_constraint(entity_name: str) -> str:
+    """``tb_contact_pkey``: the names PostgreSQL itself would choose, spelled out."""
+    return pg_identifier(f"{table_name(entity_name)}_pkey")
+
+
+def unique_constraint(entity_name: str, column: str) -> str:
+    return pg_identifier(f"{table_name(entity_name)}_{column}_key")
+
+
+def check_constraint(entity_name: str, column: str) -> str:
+    return pg_identifier(f"{table_name(entity_name)}_{column}_check")
+
+
+def fk_constraint(entity_name: str, column: str) -> str:
+    return pg_identifier(f"{table_name(entity_name)}_{column}_fkey")
