@@ -8,7 +8,7 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_API = {"load", "validate", "dump", "generate", "SpecqlError"}
+_API = {"load", "validate", "dump", "generate", "apply", "SpecqlError", "SpecqlErrors"}
 
 
 def __getattr__(name: str):

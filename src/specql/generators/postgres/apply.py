@@ -7,7 +7,6 @@ are imported lazily so that generating SQL never needs them.
 from __future__ import annotations
 
 import contextlib
-import json
 import tempfile
 import warnings
 from collections.abc import Iterator
@@ -69,32 +68,27 @@ def _psycopg():
 
 
 def manifest_files(out_dir: str | Path) -> list[Path]:
-    """The files listed in ``OUT/manifest.json``, in apply order, as paths that exist."""
+    """The PostgreSQL files listed in ``OUT/manifest.json``, in apply order."""
+    from specql.generators.writer import read_manifest
+
     out = Path(out_dir)
     manifest = out / MANIFEST
     if not out.is_dir():
-        raise SpecqlError(f"not a directory: {out}", SourcePos(str(out), 0, 0))
-    try:
-        data = json.loads(manifest.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+        raise SpecqlError("not a directory", SourcePos(str(out), 0, 0))
+    if not manifest.is_file():
         raise SpecqlError(
-            f"no {MANIFEST} in {out}: generate into it first (specql generate ... -o {out})",
-            SourcePos(str(manifest), 0, 0),
-        ) from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise SpecqlError(f"unreadable manifest: {exc}", SourcePos(str(manifest), 0, 0)) from None
-    entries = data.get("files") if isinstance(data, dict) else data
-    if not isinstance(entries, list):
-        raise SpecqlError("manifest has no list of files", SourcePos(str(manifest), 0, 0))
+            f"no {MANIFEST} here: generate into it first (specql generate SPECS -o {out})",
+            SourcePos(str(out), 0, 0),
+        )
+    entries = read_manifest(out, target="postgres")
+    if not entries:
+        raise SpecqlError("the manifest lists no PostgreSQL file", SourcePos(str(manifest), 0, 0))
     paths: list[Path] = []
     for entry in entries:
-        rel = entry.get("path") if isinstance(entry, dict) else entry
-        if not isinstance(rel, str) or not rel:
-            raise SpecqlError(f"bad manifest entry {entry!r}", SourcePos(str(manifest), 0, 0))
-        path = out / rel
+        path = out / entry.path
         if not path.is_file():
             raise SpecqlError(
-                f"manifest lists {rel}, which is missing", SourcePos(str(manifest), 0, 0)
+                f"the manifest lists {entry.path}, which is missing", SourcePos(str(manifest), 0, 0)
             )
         paths.append(path)
     return paths

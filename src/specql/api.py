@@ -1,0 +1,198 @@
+"""The library API: what the CLI does, callable from Python.
+
+    >>> import specql
+    >>> errors = specql.validate(["examples"])          # [] when every spec is valid
+    >>> files = specql.generate(["examples"], out_dir="build/example")
+    >>> report = specql.apply("build/example", embedded=True)
+    >>> report.counts()["tables"]
+    10
+
+Paths may be spec files or directories (searched recursively for ``*.yaml`` / ``*.yml``).
+Problems a user can fix raise :class:`SpecqlError` (``file:line:col: message``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
+from specql.generators.base import FileSpec
+
+__all__ = [
+    "SpecqlError",
+    "SpecqlErrors",
+    "apply",
+    "dump",
+    "generate",
+    "load",
+    "spec_files",
+    "validate",
+]
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+# A registry directory next to specs holds the domain registry, not specs.
+SKIPPED_DIRECTORIES = frozenset({"registry"})
+
+PathLike = str | Path
+Progress = Callable[[str], None]
+
+
+def spec_files(paths: PathLike | Iterable[PathLike]) -> list[Path]:
+    """The spec files behind ``paths``: files as given, directories searched recursively
+    (sorted; hidden directories and ``registry`` directories skipped). A missing path or a directory without specs is a
+    SpecqlError."""
+    if isinstance(paths, (str, Path)):
+        paths = [paths]
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            inside = sorted(
+                p
+                for p in path.rglob("*")
+                if p.suffix in SPEC_SUFFIXES
+                and p.is_file()
+                and not any(
+                    part.startswith(".") or part in SKIPPED_DIRECTORIES
+                    for part in p.relative_to(path).parent.parts
+                )
+            )
+            if not inside:
+                raise SpecqlError(
+                    "no spec files (*.yaml, *.yml) in this directory", SourcePos(str(path))
+                )
+            found.extend(inside)
+        elif path.is_file():
+            found.append(path)
+        elif path.exists():
+            raise SpecqlError("not a file or directory", SourcePos(str(path)))
+        else:
+            raise SpecqlError("no such file or directory", SourcePos(str(path)))
+    if not found:
+        raise SpecqlError("no spec files given")
+    return list(dict.fromkeys(found))  # a file named twice is loaded once
+
+
+def load(paths: PathLike | Iterable[PathLike]):
+    """Load the specs at ``paths`` into :class:`~specql.dsl.model.Entity` nodes (positions
+    kept). Raises SpecqlError(s) for files that cannot be read or parsed."""
+    from specql.dsl import load_paths
+
+    return load_paths(spec_files(paths))
+
+
+def _as_error_list(exc: SpecqlError) -> list[SpecqlError]:
+    return list(exc.errors) if isinstance(exc, SpecqlErrors) else [exc]
+
+
+def validate(paths: PathLike | Iterable[PathLike]) -> list[SpecqlError]:
+    """Every problem in the specs at ``paths`` (load and validation errors, and warnings),
+    sorted by position; ``[]`` when all is well. Never raises for a problem in a spec."""
+    from specql.dsl import validate as validate_entities
+
+    try:
+        entities = load(paths)
+    except SpecqlError as exc:
+        return _as_error_list(exc)
+    return sorted(
+        validate_entities(entities),
+        key=lambda e: (e.pos.file, e.pos.line, e.pos.col, e.message),
+    )
+
+
+def errors_only(problems: Iterable[SpecqlError]) -> list[SpecqlError]:
+    """The problems that make a spec set invalid (warnings left out)."""
+    return [p for p in problems if p.level is ErrorLevel.ERROR]
+
+
+def dump(entity) -> str:
+    """The canonical YAML text of an entity (what ``reverse`` writes)."""
+    from specql.dsl import dump as dump_entity
+
+    return dump_entity(entity)
+
+
+def parse_targets(targets: str | Iterable[str]) -> list[str]:
+    """``"postgres,django"`` or ``["postgres"]`` -> ``["postgres", "django"]`` (duplicates
+    dropped, order kept)."""
+    if isinstance(targets, str):
+        targets = targets.split(",")
+    names = [t.strip() for t in targets if t and t.strip()]
+    if not names:
+        raise SpecqlError("no target given (e.g. --target postgres)")
+    return list(dict.fromkeys(names))
+
+
+def load_registry_for(paths: Iterable[Path], registry=None):
+    """The domain registry: ``registry`` itself if it is one, else the file it names, else
+    ``$SPECQL_REGISTRY``, else ``registry/domain_registry.yaml`` found upwards of the specs or
+    the current directory."""
+    from specql.dsl.registry import DomainRegistry, find_registry, load_registry
+
+    if isinstance(registry, DomainRegistry):
+        return registry
+    return load_registry(find_registry(list(paths), explicit=registry))
+
+
+def generate(
+    paths: PathLike | Iterable[PathLike],
+    targets: str | Iterable[str] = ("postgres",),
+    out_dir: PathLike | None = None,
+    registry=None,
+    progress: Progress | None = None,
+) -> list[FileSpec]:
+    """Generate code for the specs at ``paths``.
+
+    The specs must be valid (else SpecqlErrors with every problem). ``registry`` is a
+    :class:`~specql.dsl.registry.DomainRegistry` or a path to one (default: found from the
+    specs, see :func:`load_registry_for`); new entities get their codes written back to it.
+    With ``out_dir`` the files and ``manifest.json`` are written there. Returns every target's
+    files, in apply order per target.
+    """
+    from specql.dsl import validate as validate_entities
+    from specql.generators.base import get_generator
+    from specql.generators.writer import write_files
+
+    def step(message: str) -> None:
+        if progress is not None:
+            progress(message)
+
+    names = parse_targets(targets)
+    generators = [get_generator(name) for name in names]  # unknown target: fail before work
+    files_in = spec_files(paths)
+    step(f"loading {len(files_in)} spec file(s)")
+    from specql.dsl import load_paths
+
+    entities = load_paths(files_in)
+    step(f"validating {len(entities)} entities")
+    problems = errors_only(validate_entities(entities))
+    if problems:
+        raise SpecqlErrors(problems)
+    reg = load_registry_for(files_in, registry)
+    result: list[FileSpec] = []
+    for name, generator in zip(names, generators, strict=True):
+        step(f"generating {name}")
+        files = generator.generate(entities, reg)
+        if out_dir is not None:
+            step(f"writing {len(files)} {name} file(s) to {out_dir}")
+            write_files(files, out_dir, target=name)
+        result.extend(files)
+    return result
+
+
+def apply(out_dir: PathLike, dsn: str | None = None, embedded: bool = False):
+    """Apply the PostgreSQL files of ``out_dir/manifest.json`` in order, in ONE transaction,
+    to the database at ``dsn`` or (``embedded=True``) to a throw-away embedded PostgreSQL that
+    is started for the occasion and deleted afterwards. Returns an
+    :class:`~specql.generators.postgres.apply.ApplyReport` of the schemas, tables, views,
+    functions, types and indexes that were created."""
+    from specql.generators.postgres.apply import apply_manifest, embedded_server, manifest_files
+
+    if (dsn is None) == (not embedded):
+        raise SpecqlError("give exactly one of a DSN or embedded=True (--dsn URI | --embedded)")
+    if embedded:
+        manifest_files(out_dir)  # a missing manifest fails before a server is started
+        with embedded_server() as uri:
+            return apply_manifest(out_dir, uri)
+    return apply_manifest(out_dir, dsn)

