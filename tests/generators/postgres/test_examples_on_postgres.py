@@ -182,15 +182,17 @@ def generated(tmp_path_factory):
     }
 
 
+def _files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
+
+
 def test_generating_twice_is_byte_identical(generated, tmp_path):
     out2 = tmp_path / "again"
     registry_text = generated["registry_path"].read_text(encoding="utf-8")
     _, _, files2 = _generate(generated["registry_path"], out2)
     assert generated["registry_path"].read_text(encoding="utf-8") == registry_text
-    first = {p.relative_to(generated["out"]): p.read_bytes() for p in generated["out"].rglob("*")}
-    second = {p.relative_to(out2): p.read_bytes() for p in out2.rglob("*")}
-    first = {k: v for k, v in first.items() if (generated["out"] / k).is_file()}
-    second = {k: v for k, v in second.items() if (out2 / k).is_file()}
+    first = {p.relative_to(generated["out"]): p.read_bytes() for p in _files(generated["out"])}
+    second = {p.relative_to(out2): p.read_bytes() for p in _files(out2)}
     assert sorted(first) == sorted(second)
     assert first == second
     assert [(f.code, f.path, f.content) for f in generated["files"]] == [
