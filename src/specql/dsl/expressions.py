@@ -19,6 +19,11 @@ from specql.errors import SourcePos, SpecqlError
 
 PARAM_PREFIX = "$"
 
+# pglast's C parser and its AST conversion recurse per nesting level and crash the process (a
+# segfault, not an exception) somewhere past ~30,000 levels; specs are untrusted input, so no
+# text that long reaches the parser. 20,000 characters is far beyond any real expression.
+MAX_EXPRESSION_CHARS = 20_000
+
 
 def _is_ident_char(ch: str, first: bool) -> bool:
     return ch == "_" or ch.isalpha() or (not first and ch.isdigit())
@@ -72,6 +77,57 @@ def quote_params(text: str) -> str:
     return "".join(out)
 
 
+def unquote_params(text: str) -> str:
+    """Inverse of :func:`quote_params` for deparsed SQL: ``"$name"`` -> ``$name``.
+
+    Only quoted identifiers spelling a parameter change; string literals and comments are
+    copied as they are, so ``'"$x"'`` stays a string.
+    """
+    out: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "'":
+            j = i + 1
+            while j < n:
+                if text[j] == "'":
+                    if j + 1 < n and text[j + 1] == "'":
+                        j += 2
+                        continue
+                    break
+                j += 1
+            out.append(text[i : j + 1])
+            i = j + 1
+        elif ch == '"':
+            j = text.find('"', i + 1)
+            j = n - 1 if j < 0 else j
+            inner = text[i + 1 : j]
+            if (
+                len(inner) > 1
+                and inner[0] == PARAM_PREFIX
+                and _is_ident_char(inner[1], first=True)
+                and all(_is_ident_char(c, first=False) for c in inner[2:])
+            ):
+                out.append(inner)
+            else:
+                out.append(text[i : j + 1])
+            i = j + 1
+        elif text.startswith("--", i):
+            j = text.find("\n", i)
+            j = n if j < 0 else j
+            out.append(text[i:j])
+            i = j
+        elif text.startswith("/*", i):
+            j = text.find("*/", i + 2)
+            j = n if j < 0 else j + 2
+            out.append(text[i:j])
+            i = j
+        else:
+            out.append(ch)
+            i += 1
+    return "".join(out)
+
+
 def _error(message: str, text: str, offset: int | None, pos: SourcePos | None) -> SpecqlError:
     base = pos or SourcePos()
     col = base.col + (offset or 0) if base.line else base.col
@@ -79,8 +135,14 @@ def _error(message: str, text: str, offset: int | None, pos: SourcePos | None) -
 
 
 def _parse(sql: str, original: str, prefix_len: int, pos: SourcePos | None):
+    if len(original) > MAX_EXPRESSION_CHARS:
+        raise _error(
+            f"SQL text longer than {MAX_EXPRESSION_CHARS} characters", original[:40] + "...", 0, pos
+        )
     try:
         stmts = pglast.parse_sql(sql)
+    except RecursionError:
+        raise _error("SQL nested too deeply", original[:40] + "...", 0, pos) from None
     except pglast.parser.ParseError as exc:
         # pglast gives the 0-based character offset of the error as the second argument.
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
@@ -116,8 +178,20 @@ def parse_statement(text: str, pos: SourcePos | None = None, prefix: str = "") -
 
 
 def deparse(node: ast.Node) -> str:
-    """SQL text of an AST node (``"$name"`` params come out quoted)."""
-    return RawStream()(node)
+    """SQL text of an AST node (``"$name"`` params come out quoted).
+
+    Raises SpecqlError (without a position) when the tree is too deep for the deparser's
+    recursion; callers that know where the text came from re-raise it there.
+    """
+    try:
+        return RawStream()(node)
+    except RecursionError:
+        raise SpecqlError("SQL nested too deeply to rewrite") from None
+
+
+def deparse_spec(node: ast.Node) -> str:
+    """SQL text of an AST node in spec form: parameters written back as ``$name``."""
+    return unquote_params(deparse(node))
 
 
 @dataclass
