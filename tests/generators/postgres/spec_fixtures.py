@@ -5,45 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
-from specql.dsl.model import Entity, Field
-from specql.dsl.types import parse_type
+from specql.dsl.loader import load_file
+from specql.dsl.model import Entity
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parents[3]
 SHIPPED_REGISTRY = REPO / "registry" / "domain_registry.yaml"
 
 
-def _field(name: str, spec) -> Field:
-    if isinstance(spec, dict):
-        return Field(
-            name,
-            parse_type(spec["type"]),
-            nullable=spec.get("nullable", True),
-            default=None if spec.get("default") is None else str(spec["default"]),
-            description=spec.get("description"),
-        )
-    text, _, default = str(spec).partition(" = ")
-    text = text.strip()
-    not_null = text.endswith("!")
-    return Field(
-        name,
-        parse_type(text.removesuffix("!")),
-        nullable=not not_null,
-        default=default.strip() or None,
-    )
-
-
 def load_spec(path: Path) -> Entity:
-    data = yaml.safe_load(path.read_text())
-    return Entity(
-        name=data["entity"],
-        schema=data["schema"],
-        description=data.get("description"),
-        subdomain=data.get("subdomain"),
-        fields=[_field(n, s) for n, s in (data.get("fields") or {}).items()],
-    )
+    return load_file(path)
 
 
 def load_fixture_entities(*names: str) -> list[Entity]:
