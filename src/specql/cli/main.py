@@ -9,11 +9,10 @@ Unexpected exceptions print one line and a hint to rerun with ``--debug`` for th
 from __future__ import annotations
 
 import json
+import textwrap
 
 import click
 from rich.console import Console
-from rich.table import Table
-from rich.text import Text
 
 from specql import __version__, api
 from specql.errors import ErrorLevel, SpecqlError, SpecqlErrors
@@ -22,10 +21,6 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
 # --------------------------------------------------------------------------- output helpers
-
-
-def _stdout() -> Console:
-    return Console(highlight=False, soft_wrap=False)
 
 
 def _stderr() -> Console:
@@ -227,15 +222,11 @@ def generate(
             }
         )
         return
-    table = Table(title=None, show_edge=False, pad_edge=False)
-    table.add_column("code", no_wrap=True)
-    table.add_column("layer", no_wrap=True)
-    table.add_column("file")
+    width = max([len("layer"), *(len(f.layer) for f in files)])
+    click.echo(f"{'code':<8}{'layer':<{width + 2}}file")
     for f in files:
-        table.add_row(Text(f.code), Text(f.layer), Text(f.path))
-    out = _stdout()
-    out.print(table)
-    out.print(Text(f"{len(files)} file(s) written to {out_dir} (apply order in manifest.json)"))
+        click.echo(f"{f.code:<8}{f.layer:<{width + 2}}{f.path}")
+    click.echo(f"{len(files)} file(s) written to {out_dir} (apply order in manifest.json)")
 
 
 # --------------------------------------------------------------------------- apply
@@ -270,17 +261,17 @@ def apply_cmd(out_dir: str, dsn: str | None, embedded: bool, as_json: bool) -> N
         _emit_json(report.to_dict())
         return
     where = "an embedded PostgreSQL (now stopped and deleted)" if embedded else "the database"
-    out = _stdout()
-    out.print(Text(f"applied {len(report.files)} file(s) to {where} in one transaction"))
-    table = Table(show_edge=False, pad_edge=False)
-    table.add_column("created", no_wrap=True)
-    table.add_column("count", justify="right", no_wrap=True)
-    table.add_column("names")
-    for kind in ("schemas", "tables", "views", "functions", "types"):
+    click.echo(f"applied {len(report.files)} file(s) to {where} in one transaction")
+    for kind in ("schemas", "tables", "views", "functions", "types", "indexes"):
         names = getattr(report, kind)
-        table.add_row(Text(kind), Text(str(len(names))), Text(", ".join(names)))
-    table.add_row(Text("indexes"), Text(str(len(report.indexes))), Text(""))
-    out.print(table)
+        head = f"  {kind:<10}{len(names):>4}  "
+        if kind == "indexes" or not names:
+            click.echo(head.rstrip())
+            continue
+        lines = textwrap.wrap(", ".join(names), width=100 - len(head), break_on_hyphens=False)
+        click.echo(head + lines[0])
+        for line in lines[1:]:
+            click.echo(" " * len(head) + line)
 
 
 def main(argv: list[str] | None = None) -> None:
