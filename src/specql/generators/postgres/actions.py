@@ -65,6 +65,7 @@ from specql.dsl.model import (
     ForeachStep,
     InsertStep,
     QueryStep,
+    ReturnStep,
     Step,
     TypeRef,
     walk_steps,
@@ -325,7 +326,7 @@ class ActionCompiler:
                 entity = self.tables.named(step.entity, step.pos)
                 self._add_variable(step.into, RECORD, step.pos, entity)
             elif isinstance(step, QueryStep) and step.into not in vars_:
-                kind, entity = self.infer.query(parse_statement(step.sql, step.pos))
+                kind, entity = self.infer.query(_select(step.sql, step.pos))
                 kind = self._infer(step.into, kind, "query", step.pos)
                 self._add_variable(step.into, kind, step.pos, entity)
             elif isinstance(step, CallStep) and step.store and step.store not in vars_:
@@ -334,7 +335,7 @@ class ActionCompiler:
                     step.store, self._infer(step.store, found, "call", step.pos), step.pos
                 )
             elif isinstance(step, ForeachStep):
-                kind, entity = self.infer.query(parse_statement(step.query, step.pos))
+                kind, entity = self.infer.query(_select(step.query, step.pos))
                 self._add_variable(step.variable, RECORD, step.pos, entity)
             elif isinstance(step, AssignStep) and step.target not in vars_:
                 found = self.infer.expression(parse_expression(step.expression, step.pos))
@@ -433,7 +434,8 @@ class ActionCompiler:
             declare.append(f"{CREATED_ID} UUID;")
         declare += [f"{ERROR_CODE_VAR} TEXT;", f"{ERROR_MESSAGE_VAR} TEXT;"]
 
-        inner = [*checks, *load, *body, self.success()]
+        ends_with_return = bool(self.action.steps) and isinstance(self.action.steps[-1], ReturnStep)
+        inner = [*checks, *load, *body, *([] if ends_with_return else [self.success()])]
         handler = [
             f"WHEN SQLSTATE '{BUSINESS_ERROR_SQLSTATE}' THEN",
             *self.indent(
@@ -467,6 +469,13 @@ class ActionCompiler:
             f"AS {tag}",
         ]
         return "\n".join([*header, text, f"{tag};"]) + "\n"
+
+
+def _select(text: str, pos) -> ast.SelectStmt:
+    stmt = parse_statement(text, pos)
+    if not isinstance(stmt, ast.SelectStmt) or stmt.intoClause is not None:
+        raise SpecqlError("expected a SELECT query without INTO", pos)
+    return stmt
 
 
 def _dollar_tag(body: str) -> str:

@@ -304,13 +304,19 @@ class Rewriter:
         self, node: ast.Node, pos: SourcePos | None, bindings: Iterable[Binding] = ()
     ) -> ast.Node:
         self.pos = pos
-        return self._node(node, [Scope(bindings=list(bindings))])
+        try:
+            return self._node(node, [Scope(bindings=list(bindings))])
+        except RecursionError:
+            raise SpecqlError("expression nested too deeply to rewrite", pos) from None
 
     def query(self, stmt: ast.SelectStmt, pos: SourcePos | None) -> ast.SelectStmt:
         if not isinstance(stmt, ast.SelectStmt):
             raise SpecqlError("expected a SELECT query", pos)
         self.pos = pos
-        return self._select(stmt, [])
+        try:
+            return self._select(stmt, [])
+        except RecursionError:
+            raise SpecqlError("query nested too deeply to rewrite", pos) from None
 
     def error(self, message: str) -> SpecqlError:
         return SpecqlError(message, self.pos)
@@ -483,12 +489,11 @@ class Rewriter:
             if other.ref_target is ref.ref_target:
                 return build(ref.ref_key, other.ref_key)
             return None
-        if ref.on_table:
-            return build(
-                ref.ref_key, self.uuid_to_key(ref.ref_target, self._node(other_node, scopes))
-            )
         if other is not None and other.id_of is ref.ref_target and other.pk is not None:
-            return build(ref.ref_key, other.pk)
+            return build(ref.ref_key, other.pk)  # ref = x.id: compare keys (a join)
+        if ref.on_table:
+            uuid = self._node(other_node, scopes)
+            return build(ref.ref_key, self.uuid_to_key(ref.ref_target, uuid))
         return None
 
     def _rw_NullTest(self, node: ast.NullTest, scopes: list[Scope]) -> ast.Node:
