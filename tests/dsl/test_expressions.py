@@ -6,10 +6,12 @@ import pytest
 
 from specql.dsl.expressions import (
     MAX_EXPRESSION_CHARS,
+    Relation,
     deparse,
     deparse_spec,
     parse_expression,
     parse_statement,
+    query_shape,
     quote_params,
     references,
     unquote_params,
@@ -73,3 +75,22 @@ def test_too_deep_to_deparse_is_a_specql_error() -> None:
     node = parse_expression("+".join(["a"] * 3000))
     with pytest.raises(SpecqlError, match="nested too deeply"):
         deparse(node)
+
+
+def test_query_shape_maps_aliases_and_marks_what_cannot_be_known() -> None:
+    shape = query_shape(
+        parse_statement(
+            "WITH x AS (SELECT 1 AS one) SELECT a.b AS c, count(*), d, e::int, 1 "
+            "FROM crm.T AS a JOIN x ON true, LATERAL (SELECT 1) s, generate_series(1, 2) g"
+        )
+    )
+    assert shape.relations == [Relation("crm", "t", "a")]  # the CTE reference is not a table
+    assert shape.ctes == {"x"}
+    assert shape.opaque and shape.opaque_aliases == {"x", "s", "g"}
+    assert shape.output_names == {"c", "one"}
+    assert shape.outputs == ["c", "count", "d", "e", None]
+
+
+def test_query_shape_of_a_star_select_has_unknown_outputs() -> None:
+    shape = query_shape(parse_statement("SELECT n.* FROM Note n"))
+    assert shape.outputs is None and not shape.opaque

@@ -257,8 +257,7 @@ def test_one_file_reports_all_its_structural_errors() -> None:
             "s.yaml",
         )
     assert [str(e) for e in err.value] == [
-        "s.yaml:4:6: unknown type 'texte'; did you mean text? (known: "
-        + str(err.value.errors[0].message).split("(known: ")[1],
+        "s.yaml:4:6: unknown type 'texte'; did you mean text?",
         "s.yaml:6:32: nullable must be true or false, found 'maybe'",
     ]
 

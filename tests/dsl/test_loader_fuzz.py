@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from specql.dsl import model as m
 from specql.dsl.loader import load_text
+from specql.dsl.validator import validate
 from specql.errors import SpecqlError
 
 # 300 keeps the suite fast; raise it (e.g. 5000) when hunting for crashes.
@@ -58,6 +59,9 @@ def _check(text: str) -> None:
             assert "\n" not in str(one)
         return
     assert isinstance(result, m.Entity)
+    # Whatever loads must also validate without crashing (problems are fine).
+    for problem in validate([result]):
+        assert "\n" not in str(problem)
 
 
 @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=[HealthCheck.too_slow])

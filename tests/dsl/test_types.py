@@ -60,7 +60,7 @@ def test_composite_types(text: str, expected: TypeRef) -> None:
     [
         ("Text", 12, "unknown type 'Text'; did you mean text?"),
         ("emial", 12, "did you mean email?"),
-        ("varchar(20)", 12, "unknown type 'varchar'"),
+        ("varchar(20)", 12, "unknown type 'varchar' (known: bigint, boolean, color,"),
         ("numeric(0)", 20, "precision must be between 1 and 1000, got 0"),
         ("numeric(1001)", 20, "precision must be between 1 and 1000"),
         ("numeric(5,6)", 20, "scale must be between 0 and the precision 5, got 6"),

@@ -2,5 +2,6 @@
 
 from specql.dsl.loader import load_file, load_paths, load_text
 from specql.dsl.types import parse_type
+from specql.dsl.validator import check, validate
 
-__all__ = ["load_file", "load_paths", "load_text", "parse_type"]
+__all__ = ["check", "load_file", "load_paths", "load_text", "parse_type", "validate"]

@@ -237,3 +237,95 @@ def references(node: ast.Node) -> References:
     collector = _RefCollector()
     collector(node)
     return collector.refs
+
+
+@dataclass
+class Relation:
+    """A table in a FROM clause as written: ``crm.Contact c`` -> ("crm", "contact", "c")."""
+
+    schema: str | None
+    name: str
+    alias: str | None
+
+
+@dataclass
+class QueryShape:
+    """What a query reads from and what it yields, for name checking.
+
+    ``opaque``: some FROM item (subquery, function, CTE reference) has columns we cannot know
+    without executing, so bare column names cannot be checked. ``opaque_aliases`` are the
+    aliases of such items. ``outputs``: the top-level select list's column names (None for an
+    unnamed expression), or None altogether when it contains ``*``.
+    """
+
+    relations: list[Relation] = field(default_factory=list)
+    ctes: set[str] = field(default_factory=set)
+    opaque: bool = False
+    opaque_aliases: set[str] = field(default_factory=set)
+    output_names: set[str] = field(default_factory=set)  # every select-list alias, nested too
+    outputs: list[str | None] | None = None
+
+
+class _ShapeCollector(Visitor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.shape = QueryShape()
+
+    def visit_RangeVar(self, ancestors, node):
+        alias = node.alias.aliasname if node.alias is not None else None
+        self.shape.relations.append(Relation(node.schemaname, node.relname, alias))
+
+    def visit_CommonTableExpr(self, ancestors, node):
+        self.shape.ctes.add(node.ctename)
+
+    def visit_RangeSubselect(self, ancestors, node):
+        self._opaque(node.alias)
+
+    def visit_RangeFunction(self, ancestors, node):
+        self._opaque(node.alias)
+
+    def visit_ResTarget(self, ancestors, node):
+        if node.name:
+            self.shape.output_names.add(node.name)
+
+    def _opaque(self, alias) -> None:
+        self.shape.opaque = True
+        if alias is not None:
+            self.shape.opaque_aliases.add(alias.aliasname)
+
+
+def _is_star(target: ast.ResTarget) -> bool:
+    val = target.val
+    return isinstance(val, ast.ColumnRef) and isinstance(val.fields[-1], ast.A_Star)
+
+
+def _output_name(target: ast.ResTarget) -> str | None:
+    """PostgreSQL's name for a select-list column (None: it would be ``?column?``)."""
+    if target.name:
+        return target.name
+    val = target.val
+    if isinstance(val, ast.TypeCast):
+        val = val.arg
+    if isinstance(val, ast.ColumnRef):
+        last = val.fields[-1]
+        return last.sval if isinstance(last, ast.String) else None
+    if isinstance(val, ast.FuncCall):
+        return val.funcname[-1].sval
+    return None
+
+
+def query_shape(node: ast.Node) -> QueryShape:
+    collector = _ShapeCollector()
+    collector(node)
+    shape = collector.shape
+    for rel in shape.relations:
+        if rel.schema is None and rel.name in shape.ctes:
+            shape.opaque = True
+            shape.opaque_aliases.add(rel.alias or rel.name)
+    shape.relations = [
+        r for r in shape.relations if not (r.schema is None and r.name in shape.ctes)
+    ]
+    targets = node.targetList if isinstance(node, ast.SelectStmt) else None
+    if targets and not any(_is_star(t) for t in targets):
+        shape.outputs = [_output_name(t) for t in node.targetList]
+    return shape

@@ -345,8 +345,9 @@ class _Parser:
     def unknown_message(self, name: str) -> str:
         names = known_type_names()
         close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.6)
-        hint = f"; did you mean {close[0]}?" if close else ""
-        return f"unknown type {name!r}{hint} (known: {', '.join(names)})"
+        if close:
+            return f"unknown type {name!r}; did you mean {close[0]}?"
+        return f"unknown type {name!r} (known: {', '.join(names)})"
 
     def args_(self, name: str) -> tuple[int, ...]:
         if self.peek() != "(":
