@@ -449,6 +449,8 @@ def test_variables_shadow_fields_outside_queries():
         ("- call: my_fn(1)\n  store: r", "", "cannot infer the type of variable 'r'"),
         ("- validate: r.x = 1\n  error: e", "", "'r' is not a record"),
         ("- update: Account SET nope = 1", "", "Account has no field 'nope'"),
+        ("- update: Account SET identifier = 'x'", "", None),
+        ("- update: Account SET created_at = now()", "", "Account has no field 'created_at'"),
         ("- insert: Invoice\n  values: { nope: 1 }", "", "Invoice has no field 'nope'"),
         ("- validate: \"'); DROP TABLE x; --' <> name\"\n  error: e", "", None),
         ("- validate: 1 = 1); DROP TABLE x; --\n  error: e", "", "invalid SQL"),

@@ -578,7 +578,10 @@ class Rewriter:
             in_cte = item.schemaname is None and any(
                 item.relname in s.ctes for s in [*outer, scope]
             )
-            entity = None if in_cte else self.tables.relation(item.schemaname, item.relname)
+            try:
+                entity = None if in_cte else self.tables.relation(item.schemaname, item.relname)
+            except SpecqlError as exc:
+                raise self.error(exc.message) from None
             alias = item.alias.aliasname if item.alias is not None else None
             if entity is None:
                 scope.bindings.append(Binding(alias or item.relname, None))

@@ -269,7 +269,7 @@ def compile_update(step: UpdateStep, c: ActionCompiler) -> list[str]:
     sets = []
     for name, text in step.assignments.items():
         col = c.tables.column(entity, name)
-        if entity.field_named(name) is None or col is None:
+        if col is None or (entity.field_named(name) is None and name != "identifier"):
             raise SpecqlError(f"update: {entity.name} has no field {name!r}", step.pos)
         value = c.field_value(entity, name, text, step.pos, Binding(alias, entity))
         sets.append(f"{quote_ident(col.name)} = {value}")
