@@ -267,3 +267,25 @@ def test_apply_embedded(generated):
     report = api.apply(generated, embedded=True)
     assert "projects.tb_time_entry" in report.tables
     assert "projects.fn_projects_log_time" in report.functions
+
+
+def test_query_into_a_declared_variable_is_valid(tmp_path, registry_copy):
+    """docs/generated-postgres.md (Variable types): declared variables take the declared type;
+    only an *undeclared* query/call/assign target gets an inferred type. So `declare` then
+    `query ... into` the same scalar is valid dialect, and the compiler accepts it (the
+    examples used it until the validator started refusing it with "variable 'n' is already
+    defined ... as a value": it treats every query target as a new record variable)."""
+    spec = tmp_path / "widget.yaml"
+    spec.write_text(
+        SPEC.replace(
+            "      - validate: $size > 0\n",
+            "      - declare: { bigger: bigint = 0 }\n"
+            "      - query: SELECT count(*) FROM Widget WHERE size > $size\n"
+            "        into: bigger\n"
+            "      - validate: bigger = 0 AND $size > 0\n",
+        )
+    )
+    assert api.errors_only(api.validate([spec])) == []
+    files = api.generate([spec], registry=registry_copy)
+    body = next(f.content for f in files if "resize" in f.path)
+    assert "v_bigger bigint" in body.lower()
