@@ -312,36 +312,49 @@ class ActionCompiler:
         return found
 
     def collect_variables(self) -> None:
-        vars_ = self.names.variables
+        """Every variable the steps introduce, in order, typed (one method per step kind)."""
         for step in walk_steps(self.action.steps):
-            if isinstance(step, DeclareStep):
-                for v in step.variables:
-                    if v.name in vars_:
-                        raise SpecqlError(f"variable {v.name!r} is declared twice", v.pos)
-                    vars_[v.name] = Variable(v.name, param_sql_type(v.type))
-                    self._declare_default(v)
-            elif isinstance(step, InsertStep) and step.as_:
-                self._add_variable(step.as_, "UUID", step.pos)
-            elif isinstance(step, FindStep):
-                entity = self.tables.named(step.entity, step.pos)
-                self._add_variable(step.into, RECORD, step.pos, entity)
-            elif isinstance(step, QueryStep) and step.into not in vars_:
-                kind, entity = self.infer.query(_select(step.sql, step.pos))
-                kind = self._infer(step.into, kind, "query", step.pos)
-                self._add_variable(step.into, kind, step.pos, entity)
-            elif isinstance(step, CallStep) and step.store and step.store not in vars_:
-                found = self.infer.expression(parse_expression(step.call, step.pos))
-                self._add_variable(
-                    step.store, self._infer(step.store, found, "call", step.pos), step.pos
-                )
-            elif isinstance(step, ForeachStep):
-                kind, entity = self.infer.query(_select(step.query, step.pos))
-                self._add_variable(step.variable, RECORD, step.pos, entity)
-            elif isinstance(step, AssignStep) and step.target not in vars_:
-                found = self.infer.expression(parse_expression(step.expression, step.pos))
-                self._add_variable(
-                    step.target, self._infer(step.target, found, "value", step.pos), step.pos
-                )
+            collect = getattr(self, f"_vars_{step.kind}", None)
+            if collect is not None:
+                collect(step)
+
+    def _vars_declare(self, step: DeclareStep) -> None:
+        for v in step.variables:
+            if v.name in self.names.variables:
+                raise SpecqlError(f"variable {v.name!r} is declared twice", v.pos)
+            self.names.variables[v.name] = Variable(v.name, param_sql_type(v.type))
+            self._declare_default(v)
+
+    def _vars_insert(self, step: InsertStep) -> None:
+        if step.as_:
+            self._add_variable(step.as_, "UUID", step.pos)
+
+    def _vars_find(self, step: FindStep) -> None:
+        entity = self.tables.named(step.entity, step.pos)
+        self._add_variable(step.into, RECORD, step.pos, entity)
+
+    def _vars_foreach(self, step: ForeachStep) -> None:
+        _, entity = self.infer.query(_select(step.query, step.pos))
+        self._add_variable(step.variable, RECORD, step.pos, entity)
+
+    def _vars_query(self, step: QueryStep) -> None:
+        if step.into not in self.names.variables:
+            kind, entity = self.infer.query(_select(step.sql, step.pos))
+            kind = self._infer(step.into, kind, "query", step.pos)
+            self._add_variable(step.into, kind, step.pos, entity)
+
+    def _vars_call(self, step: CallStep) -> None:
+        if step.store and step.store not in self.names.variables:
+            found = self.infer.expression(parse_expression(step.call, step.pos))
+            self._add_variable(
+                step.store, self._infer(step.store, found, "call", step.pos), step.pos
+            )
+
+    def _vars_assign(self, step: AssignStep) -> None:
+        if step.target not in self.names.variables:
+            found = self.infer.expression(parse_expression(step.expression, step.pos))
+            kind = self._infer(step.target, found, "value", step.pos)
+            self._add_variable(step.target, kind, step.pos)
 
     def _declare_default(self, v) -> None:
         """A default made of params and constants goes into DECLARE; others are assigned

@@ -63,6 +63,14 @@ _SAME_AS_ARGUMENT = {"min", "max", "abs", "round", "greatest", "least", "coalesc
 
 _BOOLEAN_OPS = {"=", "<>", "!=", "<", ">", "<=", ">=", "~", "~*", "!~", "!~*", "@>", "<@", "&&"}
 
+_ARITHMETIC_OPS = {"+", "-", "*", "/", "%"}
+_NUMERIC_TYPES = ("SMALLINT", "INTEGER", "BIGINT", "NUMERIC", "DOUBLE PRECISION", "REAL")
+
+
+def _is_numeric(sql_type: str) -> bool:
+    return sql_type.startswith(_NUMERIC_TYPES)
+
+
 _SQL_VALUE_TYPES = {
     enums.SQLValueFunctionOp.SVFOP_CURRENT_DATE: "DATE",
     enums.SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP: "TIMESTAMPTZ",
@@ -143,12 +151,18 @@ class TypeInference:
             return "BOOLEAN"
         if name == "||":
             return "TEXT"
-        for side in (node.lexpr, node.rexpr):
-            if side is not None:
-                found = self.expression(side, bindings)
-                if found is not None:
-                    return found
-        return None
+        if name not in _ARITHMETIC_OPS:
+            return None
+        sides = [self.expression(s, bindings) for s in (node.lexpr, node.rexpr) if s is not None]
+        if not sides or any(t is None or not _is_numeric(t) for t in sides):
+            return None  # date - date is an integer, timestamp + interval a timestamp, ...
+        if len(set(sides)) == 1:
+            return sides[0]
+        if any(t == "DOUBLE PRECISION" for t in sides):
+            return "DOUBLE PRECISION"
+        if any(t.startswith("NUMERIC") for t in sides):
+            return "NUMERIC"
+        return "BIGINT"
 
     def _t_SubLink(self, node, bindings):
         if node.subLinkType == enums.SubLinkType.EXPR_SUBLINK:
