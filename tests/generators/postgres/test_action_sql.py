@@ -480,3 +480,27 @@ def test_shared_actions_cannot_touch_tenant_tables():
 def test_reserved_parameter_names():
     with pytest.raises(SpecqlError, match="parameter 'id' is reserved"):
         compile_steps("- validate: true\n  error: e", params="params: { id: uuid }")
+
+
+@pytest.mark.parametrize(
+    ("expression", "declared"),
+    [
+        ("balance * 2", "v_x INTEGER;"),
+        ("balance / 2.5", "v_x NUMERIC;"),
+        ("name || '!'", "v_x TEXT;"),
+        ("(SELECT count(*) FROM Invoice)", "v_x BIGINT;"),
+        ("status = 'active' AND balance > 0", "v_x BOOLEAN;"),
+        ("COALESCE($when, now())", "v_x TIMESTAMPTZ;"),
+        ("parent", "v_x UUID;"),
+        ("crm.fn_crm_act(p_user_id => $user_id)", "v_x RECORD;"),
+        ("(current_date - created_at::date)::integer", "v_x INTEGER;"),
+    ],
+)
+def test_types_of_undeclared_variables(expression, declared):
+    sql = compile_steps(f'- assign: "x = {expression}"', params="params: { when: datetime }")
+    assert f"    {declared}\n" in sql
+
+
+def test_a_type_that_cannot_be_inferred_asks_for_a_declare():
+    with pytest.raises(SpecqlError, match=r"declare it \(declare: \{ x: <type> \}\)"):
+        compile_steps("- assign: x = current_date - created_at::date")
