@@ -105,7 +105,7 @@ def entity_spec(i: int, schema: str, subdomain: str, parent: str | None) -> str:
         f"  - name: restock_{name.lower()}",
         "    params: { units: integer! }",
         "    steps:",
-        "      - declare: { active_count: bigint = 0, total: integer = 0 }",
+        "      - declare: { total: integer = 0 }",
         f"      - query: SELECT count(*) FROM {name} WHERE status = 'active'",
         "        into: active_count",
         "      - assign: total = quantity + $units",
