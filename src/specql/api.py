@@ -108,7 +108,10 @@ def errors_only(problems: Iterable[SpecqlError]) -> list[SpecqlError]:
 
 def dump(entity) -> str:
     """The canonical YAML text of an entity (what ``reverse`` writes)."""
-    from specql.dsl import dump as dump_entity
+    try:
+        from specql.dsl import dump as dump_entity
+    except ImportError:  # older specql.dsl that does not re-export it
+        from specql.dsl.dumper import dump as dump_entity
 
     return dump_entity(entity)
 
