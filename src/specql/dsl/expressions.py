@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import pglast
 from pglast import ast
+from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
@@ -126,6 +127,23 @@ def unquote_params(text: str) -> str:
             out.append(ch)
             i += 1
     return "".join(out)
+
+
+_SAFE_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
+
+
+def quote_ident(name: str) -> str:
+    """An identifier as SQL text: quoted only when PostgreSQL would not read it back as is
+    (upper case, odd characters, a leading digit, a reserved word)."""
+    if (
+        name
+        and not name[0].isdigit()
+        and set(name) <= _SAFE_IDENT_CHARS
+        and name not in RESERVED_KEYWORDS
+        and name not in TYPE_FUNC_NAME_KEYWORDS
+    ):
+        return name
+    return '"' + name.replace('"', '""') + '"'
 
 
 def _error(message: str, text: str, offset: int | None, pos: SourcePos | None) -> SpecqlError:

@@ -6,8 +6,7 @@ CHECK and the other targets' validators enforce the same rule.
 
 from __future__ import annotations
 
-from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
-
+from specql.dsl.expressions import quote_ident
 from specql.dsl.model import TypeRef
 from specql.dsl.types import RICH_TYPES, parse_type
 
@@ -73,22 +72,6 @@ def sql_string(value: str) -> str:
     """A SQL string literal: single quotes doubled (standard_conforming_strings is on by
     default since PostgreSQL 9.1, so backslashes need no escaping)."""
     return "'" + value.replace("'", "''") + "'"
-
-
-_SAFE_IDENT_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789_")
-
-
-def quote_ident(name: str) -> str:
-    """Quote an identifier only when PostgreSQL would not read it back unchanged."""
-    if (
-        name
-        and not name[0].isdigit()
-        and set(name) <= _SAFE_IDENT_CHARS
-        and name not in RESERVED_KEYWORDS
-        and name not in TYPE_FUNC_NAME_KEYWORDS
-    ):
-        return name
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _number(value: float | int) -> str:
