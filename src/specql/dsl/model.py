@@ -48,7 +48,9 @@ variables; entity names in queries stand for their tables)::
       error: company_not_found                   # optional: fail when no row
     - query: SELECT count(*) FROM Note WHERE contact = $id
       into: note_count
-    - declare: { total: numeric(12,2) = 0, seen: boolean }
+    - declare:                       # block form: a comma inside numeric(12,2) would
+        total: numeric(12,2) = 0     # split a YAML flow mapping
+        seen: boolean
     - assign: total = total + 1
     - call: fn_send_mail(to => $email)
       store: mail_status                         # optional
