@@ -329,3 +329,18 @@ def test_every_error_is_one_line() -> None:
     entity = contact("- validate: a = = b\n  error: e\n- update: Nope SET x = 1\n")
     for p in validate([COMPANY, NOTE, entity]):
         assert "\n" not in str(p) and str(p).startswith("contact.yaml:")
+
+
+def test_nodes_built_in_code_that_no_yaml_could_express_are_errors() -> None:
+    action = m.Action(
+        "act",
+        steps=[
+            m.UpdateStep(entity="Company", pos=SourcePos("r.py", 3, 1)),
+            m.FindStep(entity="Company", where="", into="c", pos=SourcePos("r.py", 4, 1)),
+        ],
+    )
+    entity = m.Entity("Built", "crm", actions=[action])
+    assert [str(p) for p in validate([COMPANY, entity])] == [
+        "r.py:3:1: update sets nothing: write 'Entity SET field = expression'",
+        "r.py:4:1: find WHERE: empty expression in ''",
+    ]

@@ -374,6 +374,8 @@ class _ActionChecker:
     def step_update(self, s: m.UpdateStep) -> None:
         target = self.target(s.entity, s)
         context = [target] if target is not None else []
+        if not s.assignments:
+            self.v.error("update sets nothing: write 'Entity SET field = expression'", s.pos)
         for name, value in s.assignments.items():
             if target is not None and target.field_named(name) is None:
                 managed = _is_framework_column(name)
