@@ -176,6 +176,35 @@ def test_reintroducing_a_name_as_another_kind_is_an_error() -> None:
     ) == ["14:9: variable 'x' is already defined at line 12 as a value"]
 
 
+def test_a_query_may_store_into_a_declared_variable() -> None:
+    # docs/generated-postgres.md: a declared variable keeps its declared type; only new
+    # targets get an inferred one.
+    assert problems(
+        """
+        - declare: { bigger: bigint = 0 }
+        - query: SELECT count(*) FROM Note WHERE body = $reason
+          into: bigger
+        - query: SELECT count(*) FROM Note
+          into: fresh
+        - validate: bigger = 0 AND fresh > 0 AND fresh.count > 0
+          error: e
+        """
+    ) == ["17:9: validate: 'fresh' is a value, not a record (fresh.count)"]
+
+
+def test_queries_may_name_physical_tables_and_catalogs() -> None:
+    assert problems(
+        """
+        - query: SELECT n.body FROM crm.tb_note n
+          into: a
+        - query: SELECT relname FROM pg_catalog.pg_class WHERE relkind = 'r'
+          into: b
+        - query: SELECT 1 FROM app.tb_event_log
+          into: c
+        """
+    ) == ["16:9: query: unknown entity 'app.tb_event_log' in FROM"]
+
+
 def test_shadowing_a_field_is_a_warning() -> None:
     found = validate([COMPANY, NOTE, contact("- call: now()\n  store: score\n")])
     assert [(p.level, p.message) for p in found] == [
@@ -223,7 +252,7 @@ def test_queries_must_be_selects_over_known_entities() -> None:
 def test_update_and_insert_target_fields() -> None:
     assert problems(
         """
-        - update: Note SET body = 'x', pinned = NOT pinned, identifier = 'i' WHERE contact = $id
+        - update: Note SET body = 'x', pinned = NOT pinned, created_at = now() WHERE contact = $id
         - insert: Note
           values: { body: $reason }
         - insert: Note
@@ -232,11 +261,24 @@ def test_update_and_insert_target_fields() -> None:
           hard: true
         """
     ) == [
-        "12:9: update: the framework manages 'identifier'",
+        "12:9: update: the framework manages 'created_at'",
         "13:9: insert into Note misses NOT NULL field(s) without default: contact",
         "15:9: insert: Note has no field 'nope'",
         "17:9: delete WHERE: unknown field or variable 'nope'",
     ]
+
+
+def test_an_insert_may_choose_id_and_identifier_and_an_update_may_change_identifier() -> None:
+    assert (
+        problems(
+            """
+            - insert: Note
+              values: { id: gen_random_uuid(), identifier: "'n-1'", contact: $id, body: "'b'" }
+            - update: Note SET identifier = 'n-2' WHERE contact = $id
+            """
+        )
+        == []
+    )
 
 
 def test_params_and_their_defaults() -> None:

@@ -6,7 +6,8 @@ references between entities, and every name used inside SQL expressions.
 Name resolution (what a name in an expression may mean), per the generated-code contract
 (docs/generated-postgres.md):
 
-- ``$name``: a param of the action, or one of :data:`IMPLICIT_PARAMS` (``$id``, ``$user_id``).
+- ``$name``: a param of the action, or one of :data:`IMPLICIT_PARAMS` (``$id``, ``$user_id``,
+  ``$tenant_id``: the generated function's own parameters).
 - a bare name: a variable in scope, a field of the entity the expression is about (the action's
   own entity; for ``update``/``delete``/``find`` also the target entity; in a query also the
   entities in its FROM), or a framework column (``id``, ``identifier``, ``created_at``...,
@@ -18,7 +19,9 @@ Scoping rule: a variable is in scope from the step *after* the one that introduc
 (``declare``, ``insert ... as``, ``find``/``query ... into``, ``call ... store``) to the end of
 the action, in document order, nested blocks included (PL/pgSQL variables are function-wide, so
 a variable set inside an ``if`` branch stays visible after it). A ``foreach`` variable is in
-scope only inside its ``do`` block. Using a variable before its ``declare`` is an error even
+scope only inside its ``do`` block. A ``query``/``call``/``insert`` target may be a variable
+that already exists (e.g. a declared one: it keeps its declared type); a ``find`` target must be
+new or a record already. ``assign`` needs a variable that exists. Using a variable before its ``declare`` is an error even
 though the generator hoists declarations: the spec reads top to bottom.
 
 ``check`` raises only for ERROR-level problems; WARNING-level ones (``raw_sql`` without a
@@ -48,16 +51,24 @@ from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
 PASCAL_CASE = re.compile(r"[A-Z][A-Za-z0-9]*\Z")
 LOWER_IDENT = re.compile(r"[a-z_][a-z0-9_]*\Z")
 ERROR_CODE = re.compile(r"[a-z][a-z0-9_]*\Z")
+# Same rule as the generators' table names: OrderLine -> order_line.
+_CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
 # PostgreSQL truncates identifiers at 63 bytes; a ref field becomes ``fk_<name>``.
 MAX_NAME_LENGTH = 60
 
-IMPLICIT_PARAMS = frozenset({"id", "user_id"})
+IMPLICIT_PARAMS = frozenset({"id", "user_id", "tenant_id"})
 # Params the generated function already has (p_id, p_user_id, p_tenant_id).
 RESERVED_PARAM_NAMES = frozenset({"id", "user_id", "tenant_id"})
 RESERVED_PREFIXES = ("pk_", "fk_")
 # Columns every generated table has besides the spec's fields.
 FRAMEWORK_COLUMNS = frozenset(m.RESERVED_FIELD_NAMES)
+# Framework columns a spec may still write: an insert may choose the new row's id and
+# identifier, an update may change the identifier (docs/generated-postgres.md).
+INSERTABLE_COLUMNS = frozenset({"id", "identifier"})
+UPDATABLE_COLUMNS = frozenset({"identifier"})
+# Tables a query may read besides entities: PostgreSQL's own catalogs.
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 SQL_RESERVED = frozenset(RESERVED_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS)
 
 
@@ -69,6 +80,10 @@ class _Var:
     record: bool
     columns: frozenset[str] | None
     pos: SourcePos
+
+
+def _snake(name: str) -> str:
+    return _CAMEL_BOUNDARY.sub("_", name).lower()
 
 
 def _is_framework_column(name: str) -> bool:
@@ -113,11 +128,14 @@ class _Validator:
         return None, f"unknown entity {name!r}{hint}"
 
     def entity_in_sql(self, schema: str | None, relname: str) -> m.Entity | None:
-        """A relation name from parsed SQL (lower-cased unless it was quoted)."""
+        """A relation name from parsed SQL (lower-cased unless it was quoted): an entity name
+        (``Contact``, ``crm.Contact``) or its physical table (``crm.tb_contact``)."""
+        wanted = relname.lower()
         matches = [
             e
             for e in self.entities
-            if e.name.lower() == relname.lower() and (schema is None or e.schema == schema)
+            if wanted in (e.name.lower(), "tb_" + _snake(e.name))
+            and (schema is None or e.schema == schema)
         ]
         return matches[0] if len(matches) == 1 else None
 
@@ -306,20 +324,27 @@ class _ActionChecker:
 
     # ------------------------------------------------------------------ scope
 
-    def introduce(self, name: str, step: m.Step, record=False, columns=None) -> None:
+    def introduce(self, name: str, step: m.Step, record: bool | None = False, columns=None) -> None:
+        """Bring ``name`` into scope. ``record``: True for a row (find), False for a value
+        (as/store), None for a query target (a row unless it selects exactly one column)."""
         if not name:
             return
         if not self.v.check_name(name, "variable", step.pos):
             return
         previous = self.scope.get(name)
-        if previous is not None and previous.record != record:
-            self.v.error(
-                f"variable {name!r} is already defined at line {previous.pos.line} as "
-                f"{'a record' if previous.record else 'a value'}",
-                step.pos,
-            )
+        if previous is not None:
+            # Storing into an existing variable is fine as long as the kinds agree; a query
+            # fits either (into a declared value it yields one column).
+            if record is not None and previous.record != record:
+                self.v.error(
+                    f"variable {name!r} is already defined at line {previous.pos.line} as "
+                    f"{'a record' if previous.record else 'a value'}",
+                    step.pos,
+                )
             return
-        if previous is None and self.entity.field_named(name) is not None:
+        if record is None:
+            record = columns is None or len(columns) != 1
+        if self.entity.field_named(name) is not None:
             self.v.warn(f"variable {name!r} hides the field of the same name", step.pos)
         self.scope[name] = _Var(name, record, columns, step.pos)
 
@@ -354,7 +379,11 @@ class _ActionChecker:
         target = self.target(s.entity, s)
         for name, value in s.values.items():
             self.expression(value, s, f"value of {name!r}")
-            if target is not None and target.field_named(name) is None:
+            if (
+                target is not None
+                and target.field_named(name) is None
+                and name not in INSERTABLE_COLUMNS
+            ):
                 self.v.error(f"insert: {target.name} has no field {name!r}", s.pos)
         if target is not None:
             missing = [
@@ -377,7 +406,11 @@ class _ActionChecker:
         if not s.assignments:
             self.v.error("update sets nothing: write 'Entity SET field = expression'", s.pos)
         for name, value in s.assignments.items():
-            if target is not None and target.field_named(name) is None:
+            if (
+                target is not None
+                and target.field_named(name) is None
+                and name not in UPDATABLE_COLUMNS
+            ):
                 managed = _is_framework_column(name)
                 self.v.error(
                     f"update: {'the framework manages' if managed else 'unknown field'} "
@@ -402,7 +435,7 @@ class _ActionChecker:
 
     def step_query(self, s: m.QueryStep) -> None:
         shape = self.query(s.sql, s, "query")
-        self.introduce(s.into, s, record=True, columns=self.output_columns(shape))
+        self.introduce(s.into, s, record=None, columns=self.output_columns(shape))
 
     def step_declare(self, s: m.DeclareStep) -> None:
         seen: set[str] = set()
@@ -521,6 +554,9 @@ class _ActionChecker:
         ranges: dict[str, m.Entity] = {}
         from_entities: list[m.Entity] = []
         for rel in shape.relations:
+            if rel.schema in SYSTEM_SCHEMAS:
+                shape.opaque = True  # catalog columns are not ours to check
+                continue
             found = self.v.entity_in_sql(rel.schema, rel.name)
             if found is None:
                 written = f"{rel.schema}.{rel.name}" if rel.schema else rel.name
