@@ -202,13 +202,17 @@ def test_shipped_registry_survives_write_back(tmp_path: Path) -> None:
     original = SHIPPED.read_text()
     path.write_text(original)
     reg = load_registry(path)
-    reg.set_entity_number(reg.domains[4], reg.domains[4].subdomains[1], "Task", 0)
+    domain = reg.domains[4]
+    subdomain = domain.subdomains[1]
+    before = dict(subdomain.entities)
+    free = min(set(range(10)) - set(before.values()))
+    reg.set_entity_number(domain, subdomain, "RegistryProbe", free)
     reg.save()
     text = path.read_text()
     comments = [line.strip() for line in original.splitlines() if "#" in line]
     for comment in comments:
         assert comment.split("#", 1)[1] in text
-    assert load_registry(path).domains[4].subdomains[1].entities == {"Task": 0}
+    assert load_registry(path).domains[4].subdomains[1].entities == {**before, "RegistryProbe": free}
 
 
 def test_find_registry_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from spec_fixtures import SHIPPED_REGISTRY, apply_sql, ddl_scripts, load_fixture_entities
+from spec_fixtures import EMPTY_REGISTRY, apply_sql, ddl_scripts, load_fixture_entities
 
 from specql.dsl.model import Entity
 from specql.dsl.registry import DomainRegistry, load_registry
@@ -20,10 +20,10 @@ def entities() -> list[Entity]:
 
 @pytest.fixture
 def registry_path(tmp_path: Path) -> Path:
-    """A private copy of the shipped registry (generation writes entity numbers into it)."""
+    """A private copy of a registry with no entity assigned (generation writes numbers into it)."""
     path = tmp_path / "registry" / "domain_registry.yaml"
     path.parent.mkdir()
-    shutil.copy(SHIPPED_REGISTRY, path)
+    shutil.copy(EMPTY_REGISTRY, path)
     return path
 
 
