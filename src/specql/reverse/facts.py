@@ -166,7 +166,8 @@ class FunctionFacts:
 
     @property
     def tables_read(self) -> Counter:
-        return Counter(t for _, q in self.queries() for t in q.reads)
+        """Tables read by queries and by conditions (IF EXISTS (SELECT … FROM t))."""
+        return Counter(t for _, q in self.expressions() for t in q.reads)
 
     @property
     def calls(self) -> set[str]:

@@ -569,20 +569,24 @@ def _validation_chain(f: FunctionFacts) -> Signals:
         if not s.guards or s.in_handler:
             continue
         t = s.text.strip()
-        if re.fullmatch(r"-\s*\d+", t) or (t.startswith("'") and _words(t) & {
-            "null",
-            "invalid",
-            "not",
-            "no",
-            "error",
-            "cannot",
-            "already",
-            "must",
-            "only",
-            "unable",
-            "ambiguous",
-            "incomplete",
-        }):
+        if re.fullmatch(r"-\s*\d+", t) or (
+            t.startswith("'")
+            and _words(t)
+            & {
+                "null",
+                "invalid",
+                "not",
+                "no",
+                "error",
+                "cannot",
+                "already",
+                "must",
+                "only",
+                "unable",
+                "ambiguous",
+                "incomplete",
+            }
+        ):
             coded.append(s)
     if len(coded) >= 2:
         sig.add(
@@ -606,9 +610,11 @@ def _approval(f: FunctionFacts) -> Signals:
         return any(w.startswith(("approv", "reject")) for w in _words(_last(name)))
 
     words = set(f.name_tokens)
-    hits = {w for w in words if w.startswith(("approv", "reject", "disapprov"))}
-    if hits:
-        sig.add(0.55, f"function name: {f.name} ({', '.join(sorted(hits))})", key="name")
+    verbs = words & {"approve", "approval", "approvals", "reject", "disapprove", "unapprove"}
+    if verbs:
+        sig.add(0.55, f"function name: {f.name} ({', '.join(sorted(verbs))})", key="name")
+    elif any(w.startswith(("approv", "reject")) for w in words):
+        sig.add(0.3, f"function name mentions approval: {f.name}", key="name")
     written = set(f.tables_written)
     for s, q in f.queries():
         for item in q.sets:
@@ -645,7 +651,7 @@ def _approval(f: FunctionFacts) -> Signals:
         if mw & {"approved", "approval", "approve", "approver"}:
             sig.add(0.5, f"{_at(s)}: RAISE '{_short(s.message, 50)}'", key="msg")
     if tested_read:
-        sig.add(0.2, tested_read[0], key="tested")
+        sig.add(0.15, tested_read[0], key="tested")
     return sig
 
 
@@ -675,6 +681,15 @@ def _hierarchy(f: FunctionFacts) -> Signals:
                 key="self",
             )
     for s, q in f.queries():
+        parent_out = [
+            i[4:] for i in q.select_items if i.startswith("col:") and "parent" in _words(i[4:])
+        ]
+        if s.in_loop and parent_out and s.targets:
+            sig.add(
+                0.55,
+                f"{_at(s)}: climbs the tree: SELECT {parent_out[0]} INTO {s.targets[0]} in a loop",
+                key="walk",
+            )
         parent_cmp = [
             (left, right)
             for left, _op, right in q.comparisons
@@ -996,6 +1011,8 @@ def _temporal(f: FunctionFacts) -> Signals:
     hits = name_words & TEMPORAL_NAME_WORDS
     if {"system", "time"} <= name_words or {"valid", "time"} <= name_words:
         hits |= {"system time"}
+    if {"as", "of"} <= name_words:
+        hits |= {"as of"}
     if hits:
         sig.add(0.35, f"function name: {f.name} ({', '.join(sorted(hits))})", key="name")
     for s in f.statements:
@@ -1023,6 +1040,11 @@ def _temporal(f: FunctionFacts) -> Signals:
                 sig.add(
                     0.4, f"{_at(line)}: system-time setting '{_short(text, 40)}'", key="systime"
                 )
+    history_words = {"versions", "version", "history", "revisions", "snapshots"}
+    versioned = [t for t in f.tables_read if _table_words(t) & history_words]
+    restored = [t for t in f.tables_written if t not in versioned]
+    if versioned and restored:
+        sig.add(0.3, f"restores {', '.join(restored[:2])} from {versioned[0]}", key="restore")
     for s, q in f.queries():
         tables = list(q.reads) + (
             [w.table for w in q.writes if w.op == "insert"] if q.reconstructed else []

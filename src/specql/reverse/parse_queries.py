@@ -650,7 +650,7 @@ def query_facts(text: str, mode: int = 0) -> QueryFacts:
 # ---------------------------------------------------------------------------------------------
 
 _PLACEHOLDER = "_x_"
-_FMT_RE = re.compile(r"%(?:\d+\$)?([IsL%])")
+_FMT_RE = re.compile(r"%(?:(\d+)\$)?([IsL%])")
 
 
 def _render(node: object, env: dict[str, str], depth: int = 0) -> str:
@@ -676,10 +676,18 @@ def _render(node: object, env: dict[str, str], depth: int = 0) -> str:
         args = body.get("args") or []
         if name == "format" and args:
             fmt = _render(args[0], env, depth + 1)
+            values = [_render(a, env, depth + 1) for a in args[1:]]
+            position = iter(range(len(values)))
 
             def sub(m: re.Match) -> str:
-                c = m.group(1)
-                return "%" if c == "%" else ("'_x_'" if c == "L" else _PLACEHOLDER)
+                spec, conv = m.group(1), m.group(2)
+                if conv == "%":
+                    return "%"
+                idx = int(spec) - 1 if spec else next(position, len(values))
+                value = values[idx] if 0 <= idx < len(values) else _PLACEHOLDER
+                if conv == "L":
+                    return "'" + value.replace("'", "''") + "'"
+                return value if re.fullmatch(r"[\w.$]+", value) else _PLACEHOLDER
 
             return _FMT_RE.sub(sub, fmt)
         if name in ("concat", "concat_ws") and args:
