@@ -6,7 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from spec_fixtures import EMPTY_REGISTRY, apply_sql, ddl_scripts, load_fixture_entities
+from tests.generators.postgres.spec_fixtures import EMPTY_REGISTRY, apply_sql, ddl_scripts, load_fixture_entities
 
 from specql.dsl.model import Entity
 from specql.dsl.registry import DomainRegistry, load_registry

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from spec_fixtures import load_fixture_entities
+from tests.generators.postgres.spec_fixtures import load_fixture_entities
 
 from specql.dsl.model import Action, Entity, Field, RejectStep, UpdateStep
 from specql.dsl.registry import load_registry

@@ -18,7 +18,7 @@ from specql.generators.postgres.types import (
     sql_type,
 )
 
-from .test_types import SAMPLES
+from tests.dsl.test_types import SAMPLES
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from spec_fixtures import apply_sql, ddl_scripts, load_fixture_entities
+from tests.generators.postgres.spec_fixtures import apply_sql, ddl_scripts, load_fixture_entities
 
 from specql.dsl.model import Entity, Field
 from specql.dsl.types import parse_type
