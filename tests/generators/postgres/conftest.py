@@ -6,10 +6,15 @@ import shutil
 from pathlib import Path
 
 import pytest
-from tests.generators.postgres.spec_fixtures import EMPTY_REGISTRY, apply_sql, ddl_scripts, load_fixture_entities
 
 from specql.dsl.model import Entity
 from specql.dsl.registry import DomainRegistry, load_registry
+from tests.generators.postgres.spec_fixtures import (
+    EMPTY_REGISTRY,
+    apply_sql,
+    ddl_scripts,
+    load_fixture_entities,
+)
 
 
 @pytest.fixture

@@ -445,7 +445,7 @@ def test_variables_shadow_fields_outside_queries():
         ("- validate: $nope = 1\n  error: e", "", "unknown parameter $nope"),
         ("- find: Nope WHERE x = 1\n  into: r", "", "unknown entity 'Nope'"),
         ("- update: Invoice SET paid = true", "", "say which rows, with WHERE"),
-        ("- assign: nope = $x\n- validate: nope\n  error: e", "params: { x: text }", None),
+        ("- assign: nope = $x", "params: { x: text }", "assign to undeclared variable 'nope'"),
         ("- call: my_fn(1)\n  store: r", "", "cannot infer the type of variable 'r'"),
         ("- validate: r.x = 1\n  error: e", "", "'r' is not a record"),
         ("- update: Account SET nope = 1", "", "Account has no field 'nope'"),
@@ -497,10 +497,17 @@ def test_reserved_parameter_names():
     ],
 )
 def test_types_of_undeclared_variables(expression, declared):
-    sql = compile_steps(f'- assign: "x = {expression}"', params="params: { when: datetime }")
+    sql = compile_steps(
+        f'- query: "SELECT {expression}"\n  into: x', params="params: { when: datetime }"
+    )
     assert f"    {declared}\n" in sql
 
 
 def test_a_type_that_cannot_be_inferred_asks_for_a_declare():
     with pytest.raises(SpecqlError, match=r"declare it \(declare: \{ x: <type> \}\)"):
-        compile_steps("- assign: x = current_date - created_at::date")
+        compile_steps("- query: SELECT current_date - created_at::date\n  into: x")
+
+
+def test_assign_needs_a_declared_target():
+    with pytest.raises(SpecqlError, match="assign to undeclared variable 'x'; declare it first"):
+        compile_steps("- assign: x = 1")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.generators.postgres.spec_fixtures import load_fixture_entities
 
 from specql.dsl.model import Action, Entity, Field, RejectStep, UpdateStep
 from specql.dsl.registry import load_registry
@@ -15,6 +14,7 @@ from specql.generators.base import get_generator
 from specql.generators.postgres.generator import PostgresGenerator
 from specql.generators.postgres.naming import table_name, view_name
 from specql.generators.writer import apply_order, read_manifest, write_files
+from tests.generators.postgres.spec_fixtures import load_fixture_entities
 
 
 def _with_actions(entities: list[Entity]) -> list[Entity]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.generators.postgres.spec_fixtures import load_fixture_entities
 
 from specql.dsl.model import Entity, Field
 from specql.dsl.types import RICH_TYPES, parse_type
@@ -13,6 +12,7 @@ from specql.errors import SpecqlError
 from specql.generators.postgres.context import CompileContext
 from specql.generators.postgres.naming import pg_identifier
 from specql.generators.postgres.tables import table_ddl, table_order
+from tests.generators.postgres.spec_fixtures import load_fixture_entities
 
 psycopg = pytest.importorskip("psycopg")
 

@@ -17,7 +17,6 @@ from specql.generators.postgres.types import (
     sql_string,
     sql_type,
 )
-
 from tests.dsl.test_types import SAMPLES
 
 

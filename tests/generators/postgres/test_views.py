@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from tests.generators.postgres.spec_fixtures import apply_sql, ddl_scripts, load_fixture_entities
 
 from specql.dsl.model import Entity, Field
 from specql.dsl.types import parse_type
 from specql.generators.postgres.context import CompileContext
 from specql.generators.postgres.views import view_ddl
+from tests.generators.postgres.spec_fixtures import apply_sql, ddl_scripts, load_fixture_entities
 
 psycopg = pytest.importorskip("psycopg")
 

@@ -351,10 +351,12 @@ class ActionCompiler:
             )
 
     def _vars_assign(self, step: AssignStep) -> None:
+        # The dialect asks for a `declare` before an assign (the validator says so too):
+        # an assignment is where a reader looks for a variable's type, not where it is made.
         if step.target not in self.names.variables:
-            found = self.infer.expression(parse_expression(step.expression, step.pos))
-            kind = self._infer(step.target, found, "value", step.pos)
-            self._add_variable(step.target, kind, step.pos)
+            raise SpecqlError(
+                f"assign to undeclared variable {step.target!r}; declare it first", step.pos
+            )
 
     def _declare_default(self, v) -> None:
         """A default made of params and constants goes into DECLARE; others are assigned

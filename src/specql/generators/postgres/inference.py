@@ -1,5 +1,5 @@
 """Types of variables a spec introduces without declaring them (``query … into``, ``call …
-store``, ``assign`` to a new name), inferred from the parsed expression.
+store``), inferred from the parsed expression.
 
 Only what is certain is inferred: casts, literals, fields, params, variables, comparisons, a
 table of well-known functions (``count`` -> BIGINT, ``sum``/``avg`` -> NUMERIC, ...) and the
