@@ -31,6 +31,12 @@ class ColumnInfo:
     references: tuple[str | None, str, str | None] | None = None  # (schema, table, column)
     check_values: tuple[str, ...] | None = None  # from CHECK (col IN ('a', 'b'))
     is_identity: bool = False
+    # Structured single-column CHECKs (what the generator emits for rich scalars):
+    check_regex: str | None = None  # CHECK (col ~ '<regex>')
+    check_min: int | float | None = None  # CHECK (col >= n) / BETWEEN n AND ...
+    check_max: int | float | None = None  # CHECK (col <= n) / BETWEEN ... AND n
+    generated: str | None = None  # GENERATED ALWAYS AS (<expr>) STORED
+    comment: str | None = None  # COMMENT ON COLUMN
 
 
 @dataclass(slots=True)
@@ -41,6 +47,10 @@ class TableInfo:
     checks: list[str] = field(default_factory=list)  # table CHECKs not turned into enums
     comment: str | None = None
     pos: SourcePos = field(default_factory=SourcePos)
+    primary_key: tuple[str, ...] = ()  # column names, in key order
+    unique_keys: list[tuple[str, ...]] = field(default_factory=list)  # every UNIQUE constraint
+    foreign_keys: list[ForeignKeyInfo] = field(default_factory=list)  # every FK, multi-column too
+    notes: list[str] = field(default_factory=list)  # what parse saw but did not model (LIKE...)
 
     @property
     def qualified_name(self) -> str:
@@ -48,6 +58,48 @@ class TableInfo:
 
     def column(self, name: str) -> ColumnInfo | None:
         return next((c for c in self.columns if c.name == name), None)
+
+
+@dataclass(slots=True)
+class ForeignKeyInfo:
+    columns: tuple[str, ...]
+    ref_schema: str | None
+    ref_table: str
+    ref_columns: tuple[str, ...] = ()  # empty: the referenced table's primary key
+    name: str | None = None
+
+
+@dataclass(slots=True)
+class TypeInfo:
+    """A user-defined type: CREATE TYPE ... AS ENUM, CREATE DOMAIN, CREATE TYPE ... AS (...)."""
+
+    schema: str | None
+    name: str
+    kind: str  # enum | domain | composite
+    values: tuple[str, ...] = ()  # enum labels, in order
+    # domain: its base type, NOT NULL, DEFAULT and CHECKs as on a column (name = the domain's)
+    base: ColumnInfo | None = None
+    attributes: list[ColumnInfo] = field(default_factory=list)  # composite
+    checks: list[str] = field(default_factory=list)  # domain CHECKs not read into ``base``
+    comment: str | None = None
+    pos: SourcePos = field(default_factory=SourcePos)
+
+    @property
+    def qualified_name(self) -> str:
+        return f"{self.schema}.{self.name}" if self.schema else self.name
+
+
+@dataclass(slots=True)
+class PendingStatement:
+    """An ALTER TABLE / COMMENT ON whose object the same source does not define.
+
+    ``parse.link_modules`` applies it once every file of a run is parsed (pg_dump-style trees
+    keep constraints and comments in other files than the CREATE TABLE).
+    """
+
+    sql: str
+    pos: SourcePos
+    default_schema: str | None = None  # first schema of the search_path in effect
 
 
 @dataclass(slots=True)
@@ -83,7 +135,8 @@ class FunctionInfo:
     # pglast.parse_plpgsql output for this function (the PLpgSQL_function dict), None if unparsed.
     plpgsql: dict | None = None
     # 'ast': parsed as written; 'rewritten': parsed after the fallback rewrote it;
-    # 'raw': could not be parsed, statements kept as raw SQL.
+    # 'raw': could not be parsed, statements kept as raw SQL (always 'raw' for languages other
+    # than plpgsql: sql bodies are split into their statements, C bodies have none).
     parse_path: str = "ast"
     parse_error: str | None = None
     rewrites: list[str] = field(default_factory=list)  # what the fallback rewrote, for the report
@@ -99,6 +152,11 @@ class FunctionInfo:
     def is_trigger(self) -> bool:
         return (self.returns or "").lower() == "trigger"
 
+    @property
+    def is_plpgsql(self) -> bool:
+        """PL/pgSQL (a function or a DO block): the only language with a body AST."""
+        return self.language == "plpgsql"
+
 
 @dataclass(slots=True)
 class SqlModule:
@@ -111,6 +169,8 @@ class SqlModule:
     errors: list[SpecqlError] = field(default_factory=list)  # statements that did not parse
     statements: int = 0
     skipped: list[tuple[SourcePos, str]] = field(default_factory=list)  # (where, why) ignored
+    types: list[TypeInfo] = field(default_factory=list)  # enums, domains, composite types
+    pending: list[PendingStatement] = field(default_factory=list)  # see PendingStatement
 
 
 @dataclass(slots=True)
