@@ -311,3 +311,36 @@ def test_name_tokens() -> None:
         "checks",
     )
     assert tokens("BOMQtyOnHand") == ("bom", "qty", "on", "hand")
+
+
+def test_declare_defaults_are_facts() -> None:
+    sql = """
+    CREATE FUNCTION circ.due(p_lib integer) RETURNS text AS $$
+    DECLARE
+        tz text := coalesce((SELECT value FROM lib.settings WHERE lib_id = p_lib), 'UTC');
+    BEGIN
+        RETURN tz;
+    END;
+    $$ LANGUAGE plpgsql;
+    """
+    f = extract_facts(parse.parse_sql_text(sql).functions[0])
+    (decl,) = f.of_kind("declare")
+    assert decl.targets == ("tz",) and decl.line == line_of(sql, "tz text :=")
+    assert "lib.settings" in f.tables_read
+
+
+def test_function_created_by_dynamic_sql() -> None:
+    q = dynamic_sql_facts(
+        "'CREATE FUNCTION a.' || quote_ident(t || '_log_fn') || '() RETURNS trigger AS $f$ "
+        "BEGIN INSERT INTO a.' || quote_ident(t || '_history') || ' SELECT now(), TG_OP, OLD.*; "
+        "RETURN NULL; END; $f$ LANGUAGE plpgsql'"
+    )
+    assert ("create_function", "a.?_log_fn") in q.ddl
+    (w,) = q.writes
+    assert (w.op, w.table, w.uses_old, w.uses_tg, w.whole_row) == (
+        "insert",
+        "a.?_history",
+        True,
+        True,
+        True,
+    )

@@ -81,8 +81,8 @@ class Guard:
 
 @dataclass(slots=True)
 class Stmt:
-    kind: str  # assign if case loop while fori fors foreach exit return return_next
-    #            return_query raise assert execsql perform dynexecute getdiag call block other
+    kind: str  # declare assign if case loop while exit return return_next return_query
+    #            raise assert execsql perform dynexecute getdiag call block other
     line: int  # line in the file when the body position is known, else in the body
     depth: int = 0  # nesting of IF/CASE/loops/blocks
     in_loop: bool = False
@@ -569,6 +569,19 @@ def extract_facts(fn: FunctionInfo) -> FunctionFacts:
                 ),
             )
         walker = _Walker(facts, datums)
+        for d in datums:  # DECLARE x := (SELECT …): defaults run queries too
+            body = d.get("PLpgSQL_var") or {}
+            default = _expr_text(body.get("default_val"))
+            if default and body.get("lineno"):
+                facts.statements.append(
+                    Stmt(
+                        kind="declare",
+                        line=body["lineno"] + walker.offset,
+                        text=default[:200],
+                        query=query_facts(default, 2),
+                        targets=(body.get("refname", "").lower(),),
+                    )
+                )
         action = func.get("action") or {}
         walker.walk([action], (), 0, "", False)
     else:

@@ -459,6 +459,15 @@ def _audit_trail(f: FunctionFacts) -> Signals:
                 sig.add(0.6, f"{_at(s)}: creates a trigger running {name}", key="gen-trigger")
             if kind == "create_view" and any("audit" in c for c in q.columns):
                 sig.add(0.5, f"{_at(s)}: creates view {name} over audit columns", key="gen-view")
+            if kind in ("create_table", "create_view") and (
+                _table_words(name) & {"audit", "history", "log", "changelog"}
+                or any(_table_words(t) & {"audit", "history"} for t in q.reads)
+            ):
+                sig.add(
+                    0.55,
+                    f"{_at(s)}: creates audit/history {kind.split('_')[1]} {name}",
+                    key="gen-table",
+                )
     # an event/job named after auditing (an identifier-like literal passed to a call)
     for s in f.statements:
         for text in s.query.strings:
@@ -544,8 +553,9 @@ def _validation_chain(f: FunctionFacts) -> Signals:
     for s in f.statements:
         if s.kind not in ("raise", "assert") or s.level != "exception" or s.in_handler:
             continue
-        if s.kind == "raise" and not s.guards:
-            continue  # an unconditional RAISE is a stub / not-implemented, not a check
+        if s.kind == "raise" and not s.guards and not f.is_trigger:
+            continue  # an unconditional RAISE in a function is a stub / not-implemented;
+            # in a trigger it forbids the operation (an immutability guard)
         if s.guards and all(g.only_trigger_vars for g in s.guards):
             continue  # "trigger must be fired BEFORE ..." sanity checks don't count
         guards_raise.append(s)
@@ -706,6 +716,13 @@ def _hierarchy(f: FunctionFacts) -> Signals:
     for t in list(f.tables_read) + list(f.tables_written):
         if _table_words(t) & HIERARCHY_WORDS:
             sig.add(0.25, f"uses tree table {t}", key="tree-table")
+    for g in f.conditions:  # a trigger reacting to re-parenting
+        for left, op, right in g.facts.comparisons:
+            lf, rf = _record_field(left), _record_field(right)
+            if lf and rf and lf[1] == rf[1] and "parent" in _words(lf[1]) and op != "=":
+                sig.add(
+                    0.5, f"{_at(g)}: reacts to re-parenting ({left} {op} {right})", key="reparent"
+                )
     return sig
 
 
@@ -730,17 +747,28 @@ def _notification(f: FunctionFacts) -> Signals:
     for s, q in f.queries():
         for w in q.writes:
             words = _table_words(w.table)
-            if w.op == "insert" and words & {
-                "queue",
-                "queued",
-                "jobs",
-                "job",
-                "outbox",
+            if w.op != "insert":
+                continue
+            messages = words & {
+                "mail",
+                "email",
+                "emails",
                 "notification",
                 "notifications",
+                "message",
+                "messages",
+                "sms",
                 "mailqueue",
-            }:
-                sig.add(0.5, f"{_at(s)}: INSERT INTO {w.table} (a queue/outbox)", key="outbox")
+                "outbox",
+            }
+            queue = words & {"queue", "queues", "jobs", "job", "outbox", "mailqueue"}
+            if queue and messages:
+                sig.add(
+                    0.55, f"{_at(s)}: INSERT INTO {w.table} (a message queue/outbox)", key="outbox"
+                )
+            elif queue or words & {"notification", "notifications"}:
+                # a generic job queue: background work, a notification only with company
+                sig.add(0.35, f"{_at(s)}: INSERT INTO {w.table} (a job queue)", key="outbox")
     return sig
 
 
@@ -784,6 +812,30 @@ def _multi_tenant(f: FunctionFacts) -> Signals:
                 )
             elif any(_words(_last(c)) & TENANT_WORDS for c in q.calls):
                 sig.add(0.3, f"{_at(line)}: per-organisation setting lookup", key="config")
+    for s, q in f.queries():  # per-tenant configuration rows
+        if any(
+            _words(_last(t))
+            & {
+                "setting",
+                "settings",
+                "config",
+                "configuration",
+                "preference",
+                "preferences",
+                "sysconfig",
+            }
+            for t in q.reads
+        ):
+            for left, _op, right in q.comparisons:
+                # org_unit = v_org: the tenant comes from an argument / variable, not a join
+                if _tenantish(_last(left)) and (
+                    right.split(".")[0] in f.variables or right.startswith("$")
+                ):
+                    sig.add(
+                        0.55,
+                        f"{_at(s)}: configuration rows looked up per {left} = {right}",
+                        key="config",
+                    )
     name_words = set(f.name_tokens) | {w for t in f.tables_written for w in _table_words(t)}
     if name_words & TENANT_WORDS and any(_words(i) & MEMBER_WORDS for i in identifiers):
         sig.add(
@@ -909,6 +961,18 @@ def _upsert(f: FunctionFacts) -> Signals:
                 kind == "update"
                 and found == "found"
                 and later.kind == "return"
+                and later.text.strip().lower() != "null"
+                and _insert_after(stmts, stmts.index(later), table)
+            ):
+                sig.add(
+                    0.75,
+                    f"{_at(s)}: UPDATE {table}; {_at(later)}: RETURN when FOUND, else INSERT below",
+                    key="upd-ins",
+                )
+            elif (
+                kind == "update"
+                and found == "found"
+                and later.kind == "return"
                 and later.text.strip().lower() == "null"
                 and f.is_trigger
             ):
@@ -928,6 +992,14 @@ def _upsert(f: FunctionFacts) -> Signals:
                 0.6, f"{_at(s)}: UPDATE in the unique_violation handler of an INSERT", key="exc"
             )
     return sig
+
+
+def _insert_after(stmts: list[Stmt], j: int, table: str) -> bool:
+    """An INSERT INTO ``table`` after statement j that is not itself under an IF FOUND."""
+    for later in stmts[j + 1 : j + 30]:
+        if any(w.op == "insert" and w.table == table for w in later.query.writes):
+            return not any(g.tests_found == "found" for g in later.guards)
+    return False
 
 
 def _row_count_zero(g: Guard, f: FunctionFacts) -> bool:
@@ -1000,7 +1072,9 @@ def _counter_cache(f: FunctionFacts) -> Signals:
         for c in s.query.calls:
             w = _words(_last(c))
             if w & {"inc", "dec", "increment", "decrement", "incr", "decr"} and w & COUNT_WORDS:
-                sig.add(0.3, f"{_at(s)}: calls {c}", key="call")
+                sig.add(0.4, f"{_at(s)}: calls {c}", key="call")
+                if f.is_trigger:
+                    sig.add(0.15, "the count is moved from a trigger", key="call-trg")
     return sig
 
 

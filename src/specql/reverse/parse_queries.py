@@ -371,6 +371,28 @@ class _Collector:
         self.ddl.append(("create_view", _rangevar(node.get("view", {}))))
         self.visit(node.get("query"))
 
+    def create_function(self, node: dict) -> None:
+        """A function created by dynamic SQL: its name, and the DML its body text shows."""
+        self.ddl.append(("create_function", _names(node.get("funcname"))))
+        for opt in node.get("options") or ():
+            d = opt.get("DefElem", {})
+            if d.get("defname") != "as":
+                continue
+            items = (d.get("arg") or {}).get("List", {}).get("items", [])
+            body = " ".join((i.get("String") or {}).get("sval", "") for i in items)
+            low = body.lower()
+            for verb, table in _DML_RE.findall(body):
+                self.writes.append(
+                    WriteFact(
+                        op=verb.split()[0].lower(),
+                        table=table.lower(),
+                        uses_old=bool(re.search(r"\bold\.", low)),
+                        uses_new=bool(re.search(r"\bnew\.", low)),
+                        uses_tg="tg_op" in low or "tg_table_name" in low,
+                        whole_row=bool(re.search(r"\b(old|new)\.\*", low)),
+                    )
+                )
+
     def create_stmt(self, node: dict) -> None:
         self.ddl.append(("create_table", _rangevar(node.get("relation", {}))))
         self.visit(node.get("tableElts"))
@@ -483,6 +505,7 @@ _HANDLERS = {
     "CreateTrigStmt": _Collector.create_trig,
     "ViewStmt": _Collector.view_stmt,
     "CreateStmt": _Collector.create_stmt,
+    "CreateFunctionStmt": _Collector.create_function,
     "CreateTableAsStmt": _Collector.create_table_as,
     "InsertStmt": _Collector.insert_stmt,
     "UpdateStmt": _Collector.update_stmt,
@@ -781,6 +804,7 @@ def _dynamic_text_facts(sql: str) -> QueryFacts:
             "reconstructed": True,
             "writes": tuple(_undummy_write(w) for w in facts.writes),
             "reads": tuple(_undummy(r) for r in facts.reads),
+            "ddl": tuple((kind, _undummy(name)) for kind, name in facts.ddl),
             "sets": tuple(
                 SetItem(_undummy(s.table), s.column, s.value, s.delta_const, s.text)
                 if _PLACEHOLDER in s.table
