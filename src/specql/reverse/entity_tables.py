@@ -1,0 +1,196 @@
+"""Entity tables as the steps stage sees them: which table is which entity, and which column is
+which field.
+
+A column of an entity table reads in a spec as:
+
+- a plain field: the column of the same name;
+- a ``ref`` field: its key column, ``fk_<field>`` (generated tables) or a legacy foreign key
+  column (``customer_id`` referencing the target's table, or named ``<field>_id``/``<field>``);
+  the spec reads the referenced row's UUID where the legacy SQL read the integer key (the
+  Trinity migration turns keys into UUIDs);
+- the framework columns as they are (``id``, ``identifier``, ``tenant_id``, ``created_at``,
+  ``updated_at``, ``deleted_at``); a legacy single-column primary key (``customer_id``) reads as
+  ``id`` for the same reason a foreign key reads as the ref.
+
+Any other column has no spec name: SQL using it cannot be converted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from specql.dsl.model import Entity
+from specql.reverse.naming import entity_name_for_table, snake
+from specql.reverse.source import TableInfo
+
+FRAMEWORK_COLUMNS = frozenset(
+    {"id", "identifier", "tenant_id", "created_at", "updated_at", "deleted_at"}
+)
+
+
+@dataclass(eq=False)
+class EntityTable:
+    schema: str | None
+    table: str
+    entity: Entity
+    spec_name: str = ""  # how steps and FROM clauses name it: Contact, or crm.Contact
+    columns: set[str] = field(default_factory=set)  # every physical column
+    field_by_column: dict[str, str] = field(default_factory=dict)
+    ref_columns: dict[str, str] = field(default_factory=dict)  # fk column -> ref field
+    ref_targets: dict[str, str] = field(default_factory=dict)  # ref field -> target entity name
+    pk: str | None = None  # the integer key column (pk_<entity> or the legacy primary key)
+
+    @property
+    def qualified(self) -> str:
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+    @property
+    def default_alias(self) -> str:
+        """The alias the generator gives the table when a spec names it without one."""
+        return snake(self.entity.name)
+
+    def spec_column(self, column: str) -> str | None:
+        """The spec name of a column (a field, ``id``...), None when it has none."""
+        return self.field_by_column.get(column)
+
+    def column_for(self, field_name: str) -> str | None:
+        for column, name in self.field_by_column.items():
+            if (name == field_name and column not in FRAMEWORK_COLUMNS) or (
+                name == field_name and column == field_name
+            ):
+                return column
+        return None
+
+    def has_field(self, name: str) -> bool:
+        return self.entity.field_named(name) is not None
+
+
+class EntityTables:
+    """The entity tables of one reverse run, looked up the way SQL names them."""
+
+    def __init__(self, tables: Iterable[EntityTable]) -> None:
+        self.all = list(tables)
+        self._by_qualified = {t.qualified: t for t in self.all}
+        self._by_table: dict[str, list[EntityTable]] = {}
+        self._by_entity: dict[str, list[EntityTable]] = {}
+        for t in self.all:
+            self._by_table.setdefault(t.table, []).append(t)
+            self._by_entity.setdefault(t.entity.name, []).append(t)
+        for t in self.all:
+            same = self._by_entity[t.entity.name]
+            t.spec_name = f"{t.entity.schema}.{t.entity.name}" if len(same) > 1 else t.entity.name
+
+    def lookup(self, schema: str | None, table: str) -> EntityTable | None:
+        """The entity table ``schema.table`` (``schema`` None: the only table of that name)."""
+        if schema is not None:
+            return self._by_qualified.get(f"{schema}.{table}")
+        found = self._by_table.get(table, [])
+        if len(found) == 1:
+            return found[0]
+        public = [t for t in found if t.schema in (None, "public")]
+        return public[0] if len(public) == 1 else None
+
+    def by_entity(self, name: str) -> EntityTable | None:
+        found = self._by_entity.get(name, [])
+        return found[0] if len(found) == 1 else None
+
+    def by_qualified(self, qualified: str) -> EntityTable | None:
+        return self._by_qualified.get(qualified)
+
+    @classmethod
+    def build(
+        cls,
+        tables: Mapping[str, TableInfo] | Iterable[TableInfo] | None,
+        entities: Mapping[str, Entity] | Iterable[Entity] | None,
+    ) -> EntityTables:
+        """Match entities to tables.
+
+        ``entities`` maps a qualified table name (``crm.tb_contact``) to its entity, or is a
+        plain list of entities (matched to ``tables`` by :func:`entity_name_for_table` and
+        schema, else to ``<schema>.tb_<snake name>``). ``tables`` gives the physical columns;
+        without it the columns are those the generator would create.
+        """
+        infos: dict[str, TableInfo] = {}
+        if tables is not None:
+            items = tables.values() if isinstance(tables, Mapping) else tables
+            for info in items:
+                infos[info.qualified_name] = info
+        pairs: list[tuple[str, Entity]] = []
+        if isinstance(entities, Mapping):
+            pairs = list(entities.items())
+        elif entities is not None:
+            by_name = {
+                (i.schema, entity_name_for_table(i.schema, i.name)): q for q, i in infos.items()
+            }
+            for e in entities:
+                q = by_name.get((e.schema, e.name)) or f"{e.schema}.tb_{snake(e.name)}"
+                pairs.append((q, e))
+        entity_by_name = {e.name: e for _, e in pairs}
+        built = [_entity_table(q, e, infos.get(q), infos, entity_by_name) for q, e in pairs]
+        return cls(built)
+
+
+def _entity_table(
+    qualified: str,
+    entity: Entity,
+    info: TableInfo | None,
+    infos: Mapping[str, TableInfo],
+    entity_by_name: Mapping[str, Entity],
+) -> EntityTable:
+    schema, _, table = qualified.rpartition(".")
+    et = EntityTable(schema or None, table, entity)
+    pk_name = f"pk_{snake(entity.name)}"
+    if info is None:  # the generator's own columns
+        columns = {pk_name, *FRAMEWORK_COLUMNS}
+        for f in entity.fields:
+            columns.add(f"fk_{f.name}" if f.type.kind == "ref" else f.name)
+        et.columns = columns
+        et.pk = pk_name
+    else:
+        et.columns = {c.name for c in info.columns}
+        pks = [c.name for c in info.columns if c.primary_key]
+        et.pk = pk_name if pk_name in et.columns else (pks[0] if len(pks) == 1 else None)
+    for column in FRAMEWORK_COLUMNS & et.columns:
+        et.field_by_column[column] = column
+    if et.pk is not None and et.pk != pk_name and "id" not in et.columns:
+        et.field_by_column[et.pk] = "id"  # a legacy key reads as the row's id
+    for f in entity.fields:
+        if f.type.kind != "ref":
+            if f.name in et.columns:
+                et.field_by_column[f.name] = f.name
+            continue
+        et.ref_targets[f.name] = f.type.target or ""
+        column = _ref_column(f.name, f.type.target, f.type.target_schema, et, info, infos)
+        if column is not None:
+            et.field_by_column[column] = f.name
+            et.ref_columns[column] = f.name
+    return et
+
+
+def _ref_column(
+    name: str,
+    target: str | None,
+    target_schema: str | None,
+    et: EntityTable,
+    info: TableInfo | None,
+    infos: Mapping[str, TableInfo],
+) -> str | None:
+    for candidate in (f"fk_{name}", f"{name}_id", f"id_{name}", name):
+        if candidate in et.columns and candidate not in et.field_by_column:
+            return candidate
+    if info is None or target is None:
+        return None
+    for column in info.columns:
+        ref = column.references
+        if ref is None or column.name in et.field_by_column:
+            continue
+        ref_schema, ref_table, _ = ref
+        if entity_name_for_table(ref_schema, ref_table) == target and (
+            target_schema is None or ref_schema in (None, target_schema)
+        ):
+            return column.name
+    return None
+
+
+__all__ = ["FRAMEWORK_COLUMNS", "EntityTable", "EntityTables"]
