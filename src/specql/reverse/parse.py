@@ -93,6 +93,8 @@ __all__ = [
     "parse_sql_bytes",
     "parse_sql_file",
     "parse_sql_text",
+    "scan_split",
+    "split_plpgsql_body",
     "sql_files",
 ]
 
@@ -489,8 +491,14 @@ def format_type_text(type_text: str) -> str:
 
 
 def _deparse(node) -> str:
-    """SQL text of an expression node; constants and argument-less calls (most defaults) are
-    written directly, everything else by pglast's printer."""
+    """SQL text of an expression node. Constants, casts, column references and calls over
+    them (most defaults: ``0``, ``'open'``, ``now()``, ``nextval('s'::regclass)``) are written
+    the way PostgreSQL prints them; anything else by pglast's printer."""
+    text = _simple_sql(node)
+    return text if text is not None else RawStream()(node)
+
+
+def _simple_sql(node) -> str | None:
     if isinstance(node, ast.A_Const):
         if node.isnull:
             return "NULL"
@@ -503,15 +511,33 @@ def _deparse(node) -> str:
             return v.fval
         if isinstance(v, ast.Boolean):
             return "true" if v.boolval else "false"
+        return None
+    if isinstance(node, ast.TypeCast):
+        inner = _simple_sql(node.arg)
+        if inner is None:
+            return None
+        if inner.startswith("-") or not isinstance(node.arg, ast.A_Const | ast.ColumnRef):
+            inner = f"({inner})"
+        return f"{inner}::{_format_type(node.typeName)}"
+    if isinstance(node, ast.ColumnRef):
+        if all(isinstance(f, ast.String) for f in node.fields):
+            return ".".join(_quote_ident(f.sval) for f in node.fields)
+        return None
     if (
         isinstance(node, ast.FuncCall)
-        and not node.args
         and not node.agg_star
+        and not node.agg_distinct
+        and not node.func_variadic
         and node.over is None
+        and node.agg_filter is None
+        and not node.agg_order
         and all(isinstance(n, ast.String) for n in node.funcname)
     ):
-        return ".".join(n.sval for n in node.funcname) + "()"
-    return RawStream()(node)
+        args = [_simple_sql(a) for a in node.args or ()]
+        if any(a is None for a in args):
+            return None
+        return ".".join(n.sval for n in node.funcname) + "(" + ", ".join(args) + ")"
+    return None
 
 
 # --------------------------------------------------------------------------- CHECK analysis
@@ -854,6 +880,88 @@ def attach_triggers(functions: Iterable[FunctionInfo], triggers: Iterable[Trigge
     return unmatched
 
 
+# Statements that never occur inside parentheses: after a ';' they end a runaway '(' .
+_TOP_LEVEL_KEYWORDS = frozenset(
+    {"CREATE", "ALTER", "DROP", "COMMENT", "GRANT", "REVOKE", "SET", "DO", "COPY", "TRUNCATE"}
+)
+
+
+_BEGIN_ATOMIC = re.compile(r"\bbegin\s+atomic\b", re.I)
+
+
+def _fallback_split(text: str) -> list[slice]:
+    """Statements of a text the parser rejects. pglast's scanner split (C, fast) covers the
+    common case; what it drops after an unbalanced parenthesis, and texts with ``BEGIN
+    ATOMIC`` bodies (which it cuts at every ``;``), go through :func:`scan_split`."""
+    if _BEGIN_ATOMIC.search(text):
+        done, last = scan_split(text)
+        return [*done, last] if last is not None else done
+    slices = list(parser.split(text, with_parser=False, only_slices=True))
+    n = len(text)
+    rest = slices[-1].stop if slices else 0
+    while True:
+        rest = _skip_lead(text, rest, n)
+        if rest < n and text[rest] == ";":
+            rest += 1
+            continue
+        break
+    if rest < n:
+        done, last = scan_split(text[rest:])
+        slices += [slice(s.start + rest, s.stop + rest) for s in done]
+        if last is not None:
+            slices.append(slice(last.start + rest, last.stop + rest))
+    return slices
+
+
+def scan_split(text: str) -> tuple[list[slice], slice | None]:
+    """Split SQL text into statements on pglast's scanner tokens (strings, dollar quotes,
+    comments are single tokens): ``;`` outside parentheses and ``BEGIN ATOMIC ... END``.
+
+    Returns the statements ended by ``;`` and the last statement when the text ends without
+    one. Unlike ``pglast.parser.split(with_parser=False)``, which silently drops everything
+    after an unbalanced parenthesis, a ``;`` followed by a keyword that only starts a statement
+    (CREATE, ALTER, ...) at the beginning of a line ends a runaway parenthesis. Raises
+    ParseError for an unterminated literal (its offset in ``args[1]``)."""
+    tokens = parser.scan(text)
+    done: list[slice] = []
+    start = None
+    depth = atomic = 0
+    prev = None
+    for i, tok in enumerate(tokens):
+        name = tok.name
+        if name in ("SQL_COMMENT", "C_COMMENT"):
+            continue
+        if start is None:
+            if name == "ASCII_59":
+                continue
+            start = tok.start
+        if name == "ASCII_40":
+            depth += 1
+        elif name == "ASCII_41":
+            depth = max(0, depth - 1)
+        elif (name == "ATOMIC" and prev == "BEGIN_P") or (atomic and name == "CASE"):
+            atomic += 1
+        elif atomic and name == "END_P":
+            atomic -= 1
+        elif name == "ASCII_59" and not atomic:
+            following = tokens[i + 1] if i + 1 < len(tokens) else None
+            runaway = (
+                depth
+                and following is not None
+                and following.name in _TOP_LEVEL_KEYWORDS
+                and text.rfind("\n", 0, following.start) >= tok.end
+            )
+            if not depth or runaway:
+                done.append(slice(start, tok.start))
+                start, depth = None, 0
+        prev = name
+    last = None
+    if start is not None:
+        end = max(t.end for t in tokens if t.start >= start) + 1
+        last = slice(start, end)
+    return done, last
+
+
 # --------------------------------------------------------------------------- the builder
 
 _HEAD = re.compile(
@@ -927,30 +1035,22 @@ class _Builder:
         except parser.ParseError as e:
             valid_until = _error_offset(e, 0)
         try:
-            return list(parser.split(text, with_parser=False, only_slices=True)), valid_until
+            return _fallback_split(text), valid_until
         except parser.ParseError as e:
             loc = _error_offset(e, 0)
-        # An unterminated literal: split what comes before the statement it starts in.
-        head_end = 0
+        # An unterminated literal: the statements before the one it starts in still count.
         try:
-            for tok in parser.scan(text[:loc]):
-                if tok.name == "ASCII_59":
-                    head_end = tok.end + 1
+            done, last = scan_split(text[:loc])
         except parser.ParseError:
-            head_end = 0
-        try:
-            slices = list(parser.split(text[:head_end], with_parser=False, only_slices=True))
-        except parser.ParseError:
-            slices = []
-        rest = _skip_lead(text, head_end, len(text))
-        if rest < len(text):
-            lines = text.count("\n", rest) + 1
-            self.error(
-                f"unterminated string or quoted identifier at line {self.lines.line(loc)}: "
-                f"the rest of the file ({lines} lines) cannot be split into statements",
-                rest,
-            )
-        return slices, min(valid_until, head_end)
+            done, last = [], None
+        rest = last.start if last is not None else _skip_lead(text, loc, len(text))
+        lines = text.count("\n", rest) + 1
+        self.error(
+            f"unterminated string or quoted identifier at line {self.lines.line(loc)}: "
+            f"the rest of the file ({lines} lines) cannot be split into statements",
+            rest,
+        )
+        return done, min(valid_until, rest)
 
     def statement(self, start: int, end: int, checked: bool) -> None:
         text = self.text
@@ -1140,6 +1240,7 @@ class _Builder:
         fn.language = language or "sql"
         self.body(fn, start, end, body_at, node)
         self.module.functions.append(fn)
+        self.index.add("function", fn.schema, fn.name, fn)
 
     def do_block(self, node: ast.DoStmt, start: int, end: int) -> None:
         language, body_at, body = "plpgsql", None, ""
@@ -1183,7 +1284,8 @@ class _Builder:
 
     def raw_sql_statements(self, body: str, body_start: int) -> list[tuple[str, SourcePos]]:
         try:
-            slices = parser.split(body, with_parser=False, only_slices=True)
+            done, last = scan_split(body)
+            slices = [*done, last] if last is not None else done
         except parser.ParseError:
             slices = [slice(0, len(body))]
         out = []
@@ -1697,11 +1799,13 @@ def sql_files(paths: Iterable) -> list[Path]:
     for p in paths:
         path = Path(p)
         if path.is_dir():
-            found = []
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                found.extend(Path(root) / f for f in sorted(files) if f.lower().endswith(".sql"))
-            out.extend(found)
+            found = [
+                Path(root) / f
+                for root, _, files in os.walk(path)
+                for f in files
+                if f.lower().endswith(".sql")
+            ]
+            out.extend(sorted(found, key=lambda f: f.relative_to(path).parts))
         elif path.exists():
             out.append(path)
         else:
