@@ -18,24 +18,27 @@ the whole function on first use only (most functions never need a raw text).
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import re
 from dataclasses import dataclass
 
 _TOKEN = re.compile(
     r"""
-      (?P<ws>\s+)
-    | (?P<comment>--[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)
-    | (?P<dollar>\$(?P<tag>[A-Za-z_][A-Za-z0-9_]*)?\$)
+    \s*(?:
+      (?P<comment>--[^\n]*|/\*(?:[^*]|\*(?!/))*\*/)
+    | (?P<dollar>\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)
     | (?P<string>[EeBbXxNnUu]?'(?:[^']|'')*')
     | (?P<qident>"(?:[^"]|"")*")
     | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
     | (?P<label><<|>>)
     | (?P<assign>:=)
-    | (?P<other>.)
+    | (?P<other>\S)
+    )
     """,
     re.VERBOSE | re.DOTALL,
 )
+_NEWLINE = re.compile(r"\n")
 
 # Statement kinds whose text ends with END <keyword>.
 _LOOP_KINDS = frozenset(
@@ -67,24 +70,26 @@ class Token:
 
 def tokenize(text: str) -> list[Token]:
     """Tokens of PL/pgSQL text, whitespace and comments left out."""
+    newlines = [m.start() for m in _NEWLINE.finditer(text)]
     tokens: list[Token] = []
-    line = 1
     pos = 0
     n = len(text)
+    match = _TOKEN.match
     while pos < n:
-        m = _TOKEN.match(text, pos)
-        if m is None:  # pragma: no cover - the pattern matches any character
+        m = match(text, pos)
+        if m is None or m.lastgroup is None:  # trailing whitespace
             break
-        kind = m.lastgroup or "other"
+        kind = m.lastgroup
+        start = m.start(kind)
         end = m.end()
         if kind == "dollar":
-            tag = m.group(0)
+            tag = m.group(kind)
             close = text.find(tag, end)
             end = n if close < 0 else close + len(tag)
             kind = "string"
-        if kind not in ("ws", "comment"):
-            tokens.append(Token(kind, text[m.start() : end], m.start(), end, line))
-        line += text.count("\n", m.start(), end)
+        if kind != "comment":
+            line = bisect.bisect_right(newlines, start) + 1
+            tokens.append(Token(kind, text[start:end], start, end, line))
         pos = end
     return tokens
 
@@ -126,6 +131,7 @@ class BodyText:
         self.body = body
         self.action = action
         self._tokens: list[Token] | None = None
+        self._lines: list[int] | None = None
         self._spans: dict[int, tuple[int, int]] | None = None
 
     @property
@@ -133,6 +139,12 @@ class BodyText:
         if self._tokens is None:
             self._tokens = tokenize(self.body)
         return self._tokens
+
+    def first_token_of_line(self, line: int) -> int:
+        """Index of the first token on ``line`` or after it."""
+        if self._lines is None:
+            self._lines = [t.line for t in self.tokens]
+        return bisect.bisect_left(self._lines, line)
 
     def text(self, stmt: dict) -> str | None:
         """The statement as written (None when it cannot be located)."""
@@ -226,9 +238,8 @@ def declaration_type(body: BodyText, name: str, line: int) -> str | None:
     ``;``. None when the declaration is not found there."""
     tokens = body.tokens
     lowered = name.lower()
-    for i, tok in enumerate(tokens):
-        if tok.line < line:
-            continue
+    for i in range(body.first_token_of_line(line), len(tokens)):
+        tok = tokens[i]
         if tok.line > line:
             break
         if (tok.word or _unquote(tok)) != lowered:

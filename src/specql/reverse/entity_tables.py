@@ -69,11 +69,15 @@ class EntityTable:
 class EntityTables:
     """The entity tables of one reverse run, looked up the way SQL names them."""
 
-    def __init__(self, tables: Iterable[EntityTable]) -> None:
+    def __init__(
+        self, tables: Iterable[EntityTable], infos: Mapping[str, TableInfo] | None = None
+    ) -> None:
         self.all = list(tables)
+        self.infos: dict[str, TableInfo] = dict(infos or {})  # every table, entity or not
         self._by_qualified = {t.qualified: t for t in self.all}
         self._by_table: dict[str, list[EntityTable]] = {}
         self._by_entity: dict[str, list[EntityTable]] = {}
+        self._names_of_table: dict[str, frozenset[str]] = {}
         for t in self.all:
             self._by_table.setdefault(t.table, []).append(t)
             self._by_entity.setdefault(t.entity.name, []).append(t)
@@ -90,6 +94,17 @@ class EntityTables:
             return found[0]
         public = [t for t in found if t.schema in (None, "public")]
         return public[0] if len(public) == 1 else None
+
+    def names_of_table(self, table: str) -> frozenset[str]:
+        """Every column and field name of the entity tables called ``table`` (any schema)."""
+        cached = self._names_of_table.get(table)
+        if cached is None:
+            names: set[str] = set()
+            for t in self._by_table.get(table, ()):
+                names |= t.columns
+                names |= set(t.field_by_column.values())
+            cached = self._names_of_table[table] = frozenset(names)
+        return cached
 
     def by_entity(self, name: str) -> EntityTable | None:
         found = self._by_entity.get(name, [])
@@ -128,7 +143,7 @@ class EntityTables:
                 pairs.append((q, e))
         entity_by_name = {e.name: e for _, e in pairs}
         built = [_entity_table(q, e, infos.get(q), infos, entity_by_name) for q, e in pairs]
-        return cls(built)
+        return cls(built, infos)
 
 
 def _entity_table(

@@ -21,7 +21,7 @@ from specql.reverse.body import BodyText, children, kind_of, lineno
 from specql.reverse.entity_tables import EntityTable, EntityTables
 from specql.reverse.framework import Frame
 from specql.reverse.source import FunctionInfo, Unconverted
-from specql.reverse.sqlmap import Name, Names, Translator
+from specql.reverse.sqlmap import Found, Name, Names, Translator
 
 
 @dataclass
@@ -51,6 +51,7 @@ class VarDecl:
 class Result:
     steps: list[Step]
     consumed: int = 1  # statements of the list the steps stand for
+    found: Found | None = None  # what FOUND means for the next statement
 
 
 class MapContext:
@@ -80,6 +81,8 @@ class MapContext:
         self.last_statement: dict | None = None  # the last top-level statement
         self.returned_ids: set[str] = set()  # variables set by INSERT … RETURNING id INTO
         self.single_column: set[int] = set()  # ids of query steps that select one column
+        self.new_records: set[str] = set()  # record variables the mapping introduced
+        self.pending_found: Found | None = None
 
     # ---- positions and text
 

@@ -28,12 +28,14 @@ itself goes through :mod:`specql.dsl.expressions`).
 
 from __future__ import annotations
 
+import copy
 from collections import Counter
 from dataclasses import dataclass, field
 
+import pglast
 from pglast import ast, enums
 
-from specql.dsl.expressions import PARAM_PREFIX, deparse_spec, parse_expression, parse_statement
+from specql.dsl.expressions import MAX_EXPRESSION_CHARS, PARAM_PREFIX, deparse_spec
 from specql.errors import SpecqlError
 from specql.reverse.entity_tables import EntityTable, EntityTables
 
@@ -105,6 +107,31 @@ class Names:
 
     def get(self, sql: str) -> Name | None:
         return self.by_sql.get(sql)
+
+
+@dataclass
+class Found:
+    """What ``FOUND`` reads as: the record of a preceding find has a row, or a preceding
+    ``PERFORM <query>`` returned one."""
+
+    record: str | None = None
+    query: ast.SelectStmt | None = None  # translated
+    mentions: set[str] = field(default_factory=set)
+
+    def node(self, negated: bool = False) -> ast.Node:
+        if self.record is not None:
+            return ast.NullTest(
+                arg=_colref(self.record, "id"),
+                nulltesttype=(
+                    enums.NullTestType.IS_NULL if negated else enums.NullTestType.IS_NOT_NULL
+                ),
+            )
+        exists = ast.SubLink(
+            subLinkType=enums.SubLinkType.EXISTS_SUBLINK, subselect=copy.deepcopy(self.query)
+        )
+        if negated:
+            return ast.BoolExpr(boolop=enums.BoolExprType.NOT_EXPR, args=(exists,))
+        return exists
 
 
 # --------------------------------------------------------------------------- scopes
@@ -199,7 +226,9 @@ class Translator:
         self.mentioned: set[str] = set()
         self.tables_read: Counter[str] = Counter()
         self._tokens: dict[str, str] = {}
-        self._own_columns: frozenset[str] = frozenset()
+        # What FOUND means for the statement being translated: after a find into a record,
+        # "the record has a row" (rec.id IS NOT NULL); after PERFORM <query>, EXISTS (query).
+        self.found: Found | None = None
 
     # ---- entry points
 
@@ -208,16 +237,39 @@ class Translator:
         return found
 
     def parse_expression(self, text: str) -> ast.Node:
-        try:
-            return parse_expression(text)
-        except SpecqlError as err:
-            raise Untranslatable(f"cannot parse the expression: {err.message}") from None
+        """A PL/pgSQL expression. PL/pgSQL evaluates it as ``SELECT <text>``, so it may carry
+        FROM/WHERE (``x := max(a) FROM t``): that reads as the scalar subquery."""
+        stmt = _parse_one("SELECT " + text)
+        if (
+            isinstance(stmt, ast.SelectStmt)
+            and stmt.op == enums.SetOperation.SETOP_NONE
+            and stmt.targetList
+            and len(stmt.targetList) == 1
+            and not stmt.targetList[0].name
+            and not any(
+                getattr(stmt, a)
+                for a in (
+                    "fromClause",
+                    "whereClause",
+                    "groupClause",
+                    "havingClause",
+                    "sortClause",
+                    "limitCount",
+                    "limitOffset",
+                    "distinctClause",
+                    "withClause",
+                    "windowClause",
+                    "lockingClause",
+                )
+            )
+        ):
+            return stmt.targetList[0].val
+        if not isinstance(stmt, ast.SelectStmt):
+            raise Untranslatable("cannot read the expression")
+        return ast.SubLink(subLinkType=enums.SubLinkType.EXPR_SUBLINK, subselect=stmt)
 
     def parse_statement(self, text: str) -> ast.Node:
-        try:
-            return parse_statement(text)
-        except SpecqlError as err:
-            raise Untranslatable(f"cannot parse the statement: {err.message}") from None
+        return _parse_one(text)
 
     def expression(self, text: str) -> str:
         """Spec text of a PL/pgSQL expression."""
@@ -431,6 +483,18 @@ class Translator:
     def _t_ColumnRef(self, node: ast.ColumnRef, scopes: list[Level]) -> ast.Node:
         return self._column(node, scopes)
 
+    def _t_BoolExpr(self, node: ast.BoolExpr, scopes: list[Level]) -> ast.Node:
+        if (
+            node.boolop == enums.BoolExprType.NOT_EXPR
+            and self.found is not None
+            and isinstance(node.args[0], ast.ColumnRef)
+            and colref_parts(node.args[0]) == ["found"]
+            and self.names.get("found") is not None
+        ):
+            self.mentioned |= self.found.mentions
+            return self.found.node(negated=True)
+        return self._children(node, scopes)
+
     def _t_ParamRef(self, node: ast.ParamRef, scopes: list[Level]) -> ast.Node:
         name = self._positional(node.number)
         if name is None:
@@ -476,7 +540,10 @@ class Translator:
             value = self._node(found[0], scopes)
         elif isinstance(other, ast.ColumnRef) and self._is_key_of(other, scopes, target):
             parts = colref_parts(other)
-            value = self._column(_colref(*parts[:-1], "id"), scopes)
+            if len(parts) == 2 and parts[1].startswith("pk_"):  # generated: x.pk_t -> x.id
+                value = self._column(_colref(parts[0], "id"), scopes)
+            else:  # a legacy key column reads as id itself
+                value = self._column(other, scopes)
         else:
             return None
         ref = self._column(ref_side, scopes)
@@ -615,6 +682,9 @@ class Translator:
             self.mentioned.add(name.record)
             return _colref(name.record, name.spec)
         if kind == "found":
+            if self.found is not None:
+                self.mentioned |= self.found.mentions
+                return self.found.node()
             raise Untranslatable("FOUND (did the previous statement find a row) has no SpecQL form")
         if kind == "special":
             raise Untranslatable(f"{sql.upper()} (trigger context) has no SpecQL form")
@@ -823,6 +893,23 @@ class Translator:
             b.placeholders.clear()
 
 
+def _parse_one(sql: str) -> ast.Node:
+    """One SQL statement parsed by PostgreSQL's parser. (Not through
+    :func:`specql.dsl.expressions.parse_statement`: PL/pgSQL SQL has no ``$name`` params to
+    quote, and that quoting would break ``$$…$$`` strings.)"""
+    if len(sql) > MAX_EXPRESSION_CHARS:
+        raise Untranslatable(f"SQL longer than {MAX_EXPRESSION_CHARS} characters")
+    try:
+        stmts = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        raise Untranslatable(f"cannot parse the SQL: {exc.args[0]}") from None
+    except RecursionError:
+        raise Untranslatable("SQL nested too deeply") from None
+    if len(stmts) != 1:
+        raise Untranslatable("expected exactly one SQL statement")
+    return stmts[0].stmt
+
+
 def sel_where(node: ast.SubLink) -> ast.Node | None:
     return node.subselect.whereClause
 
@@ -840,6 +927,7 @@ def _output_name(val) -> str | None:
 
 __all__ = [
     "Binding",
+    "Found",
     "Level",
     "Name",
     "Names",

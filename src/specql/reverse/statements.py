@@ -52,7 +52,7 @@ from specql.dsl.model import (
     UpdateStep,
     ValidateStep,
 )
-from specql.reverse.body import kind_of, tokenize
+from specql.reverse.body import kind_of
 from specql.reverse.entity_tables import FRAMEWORK_COLUMNS
 from specql.reverse.framework import (
     CREATED_ID,
@@ -65,6 +65,7 @@ from specql.reverse.framework import (
 from specql.reverse.mapcontext import MapContext, Result
 from specql.reverse.naming import snake
 from specql.reverse.sqlmap import (
+    Found,
     Level,
     Name,
     Untranslatable,
@@ -130,6 +131,8 @@ def map_block(ctx: MapContext, stmts: list[dict]) -> list[Step]:
         kind = kind_of(stmt)
         handler = HANDLERS.get(kind)
         ctx.tr.reset_mentions()
+        ctx.tr.found = ctx.pending_found  # what FOUND means for this statement
+        ctx.pending_found = None
         if handler is None:
             reason = UNSUPPORTED.get(kind) or (
                 f"{kind.removeprefix('PLpgSQL_stmt_').upper()} statements have no SpecQL form"
@@ -150,6 +153,7 @@ def map_block(ctx: MapContext, stmts: list[dict]) -> list[Step]:
         for step in result.steps:
             if id(step) not in ctx.meta:
                 ctx.record(step, consumed, reads)
+        ctx.pending_found = result.found
         out.extend(result.steps)
         i += result.consumed
     return out
@@ -483,6 +487,8 @@ def map_perform(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     node = stmts[i]["PLpgSQL_stmt_perform"]
     call = perform_call(_expr(node.get("expr")), ctx.tr)
     if call is None:
+        if i + 1 < len(stmts) and _reads_found(stmts[i + 1]):
+            return _perform_then_if(ctx, stmts, i)
         raise Untranslatable("PERFORM of a query (its rows are thrown away) has no SpecQL form")
     if not isinstance(call, ast.FuncCall):
         raise Untranslatable("PERFORM of an expression that is not a function call")
@@ -492,6 +498,35 @@ def map_perform(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     if call.funcname[-1].sval.lower() == "pg_notify":
         return Result([_pg_notify(ctx, call)])
     return Result([CallStep(call=ctx.tr.render(ctx.tr.node(call)))])
+
+
+_FOUND_WORD = re.compile(r"\bfound\b", re.IGNORECASE)
+
+
+def _reads_found(stmt: dict) -> bool:
+    """Is ``stmt`` an IF whose condition reads FOUND? (a cheap look at the text decides
+    whether to try; the condition itself is translated on its AST)."""
+    if kind_of(stmt) != "PLpgSQL_stmt_if":
+        return False
+    return bool(_FOUND_WORD.search(_expr(stmt["PLpgSQL_stmt_if"].get("cond"))))
+
+
+def _perform_then_if(ctx: MapContext, stmts: list[dict], i: int) -> Result:
+    """``PERFORM <query>; IF [NOT] FOUND THEN …`` -> ``if: [NOT] EXISTS (<query>)``."""
+    perform = stmts[i]
+    sel = ctx.tr.parse_statement(_expr(perform["PLpgSQL_stmt_perform"].get("expr")))
+    query, _, _ = ctx.tr.select(sel)
+    mentions = ctx.tr.reset_mentions()
+    ctx.tr.found = Found(query=query, mentions=mentions)
+    result = map_if(ctx, stmts, i + 1)
+    for step in result.steps:
+        meta = ctx.meta.get(id(step))
+        if meta is not None:
+            meta.statements = [perform, *meta.statements]
+            meta.count += 1
+        else:
+            ctx.record(step, [perform, stmts[i + 1]], mentions)
+    return Result(result.steps, consumed=2)
 
 
 def _pg_notify(ctx: MapContext, call: ast.FuncCall) -> NotifyStep:
@@ -533,15 +568,25 @@ def _json_pairs(node: ast.Node) -> list[tuple[str, ast.Node]] | None:
 
 
 def split_assignment(text: str) -> tuple[str, str]:
-    """``target := expr`` (or ``=``) -> (target text, expression text)."""
+    """``target := expr`` (or ``=``) -> (target text, expression text). The target is a name,
+    ``a.b``, a quoted identifier or an element ``a[i]``: scanned as such, not tokenized."""
+    i, n = 0, len(text)
     depth = 0
-    for tok in tokenize(text):
-        if tok.text in ("(", "["):
+    while i < n:
+        ch = text[i]
+        if ch == '"':
+            close = text.find('"', i + 1)
+            i = n if close < 0 else close + 1
+            continue
+        if ch == "[":
             depth += 1
-        elif tok.text in (")", "]"):
+        elif ch == "]":
             depth -= 1
-        elif depth == 0 and tok.text in (":=", "="):
-            return text[: tok.start].strip(), text[tok.end :].strip()
+        elif depth == 0 and ch == ":" and text.startswith(":=", i):
+            return text[:i].strip(), text[i + 2 :].strip()
+        elif depth == 0 and ch == "=":
+            return text[:i].strip(), text[i + 1 :].strip()
+        i += 1
     raise Untranslatable("cannot read the assignment")
 
 
@@ -638,26 +683,78 @@ def _returning(stmt) -> tuple:
 
 
 def _select_into(ctx: MapContext, stmts, i, sel: ast.SelectStmt, target, strict: bool) -> Result:
+    """``SELECT … INTO`` -> find (one entity row), query, or a record + assigns (several
+    variables, or a variable followed by ``IF NOT FOUND``)."""
     if target is None:
         raise Untranslatable("a SELECT whose rows go nowhere")
     names = ctx.name_of_target(target)
-    if len(names) != 1 or names[0][1] is None:
-        raise Untranslatable("SELECT … INTO several variables has no SpecQL form")
-    sql_name, name = names[0]
-    if name.kind not in ("var", "record"):
-        raise Untranslatable(f"SELECT … INTO {sql_name} ({name.kind}) has no SpecQL form")
-    if name.kind == "record":
-        found = _as_find(ctx, stmts, i, sel, name, strict)
-        if found is not None:
-            return found
-    query, outputs, star_table = ctx.tr.select(sel)
-    text = ctx.tr.render(query)
-    if name.kind == "record":
+    if not names or any(n is None or n.kind not in ("var", "record") for _, n in names):
+        bad = next(
+            (
+                f"{s} ({n.kind if n else 'unknown'})"
+                for s, n in names
+                if n is None or n.kind not in ("var", "record")
+            ),
+            "nothing",
+        )
+        raise Untranslatable(f"SELECT … INTO {bad} has no SpecQL form")
+    if len(names) == 1 and names[0][1].kind == "record":
+        name = names[0][1]
+        if _findable(ctx, sel) is not None:
+            return _as_find(ctx, stmts, i, sel, name, strict)
+        query, outputs, star_table = ctx.tr.select(sel)
         _describe_record(name, outputs, star_table)
-    step = QueryStep(sql=text, into=name.spec)
-    if outputs is not None and len(query.targetList or ()) == 1:
-        ctx.single_column.add(id(step))
-    return Result([step])
+        return Result([QueryStep(sql=ctx.tr.render(query), into=name.spec)])
+    if any(n.kind == "record" for _, n in names):
+        raise Untranslatable("SELECT … INTO a record and other variables")
+    variables = [n for _, n in names]
+    targets = sel.targetList or ()
+    if len(targets) != len(variables) or any(
+        isinstance(t.val, ast.ColumnRef) and colref_parts(t.val)[-1] == "*" for t in targets
+    ):
+        raise Untranslatable("SELECT … INTO with as many columns as variables is needed")
+    follows_not_found = i + 1 < len(stmts) and _reads_found(stmts[i + 1])
+    et = _findable(ctx, sel)
+    if len(variables) == 1 and (et is None or not (follows_not_found or strict)):
+        query, outputs, _ = ctx.tr.select(sel)
+        step = QueryStep(sql=ctx.tr.render(query), into=variables[0].spec)
+        if outputs is not None and len(query.targetList or ()) == 1:
+            ctx.single_column.add(id(step))
+        return Result([step])
+    if et is not None:
+        columns = [colref_parts(t.val)[-1] for t in targets]
+        record = Name(_new_record_name(ctx, snake(et.entity.name)), "record")
+        sel.targetList = (ast.ResTarget(val=ast.ColumnRef(fields=(ast.A_Star(),))),)
+        result = _as_find(ctx, stmts, i, sel, record, strict)
+        spec_columns = [et.spec_column(c) for c in columns]
+        if None in spec_columns:
+            raise Untranslatable("SELECT … INTO of a column that is not a field")
+        assigns = [
+            AssignStep(target=v.spec, expression=f"{record.spec}.{c}")
+            for v, c in zip(variables, spec_columns, strict=True)
+        ]
+        return Result([*result.steps, *assigns], consumed=result.consumed, found=result.found)
+    # any other query: into a record whose columns are named after the variables
+    for target_, v in zip(targets, variables, strict=True):
+        target_.name = v.spec
+    record = Name(_new_record_name(ctx, "selected"), "record")
+    query, _, _ = ctx.tr.select(sel)
+    step = QueryStep(sql=ctx.tr.render(query), into=record.spec)
+    assigns = [AssignStep(target=v.spec, expression=f"{record.spec}.{v.spec}") for v in variables]
+    return Result([step, *assigns])
+
+
+def _new_record_name(ctx: MapContext, base: str) -> str:
+    """A record variable name no param, variable or own field uses yet."""
+    taken = {n.spec for n in ctx.names.by_sql.values()} | ctx.new_records
+    if ctx.own is not None:
+        taken |= {f.name for f in ctx.own.entity.fields}
+    name, n = base, 2
+    while name in taken:
+        name = f"{base}_{n}"
+        n += 1
+    ctx.new_records.add(name)
+    return name
 
 
 def _describe_record(name: Name, outputs, star_table) -> None:
@@ -666,8 +763,9 @@ def _describe_record(name: Name, outputs, star_table) -> None:
     name.columns = None if star_table is not None or outputs is None else dict(outputs)
 
 
-def _as_find(ctx: MapContext, stmts, i, sel: ast.SelectStmt, name: Name, strict: bool):
-    """``SELECT * INTO rec FROM T WHERE c`` (one entity table, nothing else) as a find."""
+def _findable(ctx: MapContext, sel: ast.SelectStmt):
+    """The entity table when ``sel`` reads plain columns (or ``*``) of one entity table with a
+    condition and nothing else (what a find can say), else None."""
     if (
         sel.withClause is not None
         or sel.op != enums.SetOperation.SETOP_NONE
@@ -689,19 +787,22 @@ def _as_find(ctx: MapContext, stmts, i, sel: ast.SelectStmt, name: Name, strict:
             )
         )
         or not sel.targetList
-        or len(sel.targetList) != 1
-        or not isinstance(sel.targetList[0].val, ast.ColumnRef)
-        or colref_parts(sel.targetList[0].val)[-1] != "*"
+        or not all(isinstance(t.val, ast.ColumnRef) and not t.name for t in sel.targetList)
     ):
         return None
     rel = sel.fromClause[0]
+    return ctx.tables.lookup(rel.schemaname, rel.relname)
+
+
+def _as_find(ctx: MapContext, stmts, i, sel: ast.SelectStmt, name: Name, strict: bool) -> Result:
+    """``SELECT … INTO rec FROM T WHERE c`` as ``find: T WHERE c`` (all columns: a superset
+    of those selected), with the error of a following ``IF NOT FOUND THEN fail``."""
+    rel = sel.fromClause[0]
     et = ctx.tables.lookup(rel.schemaname, rel.relname)
-    if et is None:
-        return None
     level = ctx.tr.target_level(rel, et)
     where = ctx.tr.strip_row_filters(sel.whereClause, level)
     if where is None:
-        return None
+        where = ast.A_Const(val=ast.Boolean(boolval=True))
     node = ctx.tr.node(where, [level])
     ctx.tr.finish_level(level)
     ctx.tr.tables_read[et.qualified] += 1
@@ -716,7 +817,10 @@ def _as_find(ctx: MapContext, stmts, i, sel: ast.SelectStmt, name: Name, strict:
         error = f"{snake(et.entity.name)}_not_found"
     name.table, name.columns = et, None
     step = FindStep(entity=et.spec_name, where=ctx.tr.render(node), into=name.spec, error=error)
-    return Result([step], consumed=consumed)
+    found = Found(record=name.spec, mentions={name.spec})
+    return Result(
+        [step], consumed=consumed, found=found if "id" in et.field_by_column.values() else None
+    )
 
 
 def _not_found_error(ctx: MapContext, stmt: dict) -> str | None:

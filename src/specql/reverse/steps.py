@@ -36,6 +36,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
+from specql.dsl.expressions import parse_expression, references
 from specql.dsl.model import (
     Action,
     Entity,
@@ -52,7 +53,8 @@ from specql.dsl.model import (
 from specql.dsl.types import parse_type
 from specql.dsl.validator import validate
 from specql.errors import ErrorLevel, SourcePos, SpecqlError
-from specql.reverse.body import BodyText, declaration_type, kind_of
+from specql.generators.postgres.types import param_sql_type
+from specql.reverse.body import BodyText, children, declaration_type, kind_of
 from specql.reverse.confidence import UNKNOWN_TYPE
 from specql.reverse.entity_tables import FRAMEWORK_COLUMNS, EntityTable, EntityTables
 from specql.reverse.framework import (
@@ -77,6 +79,8 @@ _TEXT = parse_type("text")
 _UUID = parse_type("uuid")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _VALIDATION_FILE = "\0reverse-validation"
+# Type names whose arguments the PL/pgSQL AST leaves out.
+_TYPMOD_LOST = frozenset({"numeric", "_numeric", "decimal"})
 MAX_VALIDATION_ROUNDS = 6
 
 Entities = Mapping[str, Entity] | Iterable[Entity] | EntityTables | None
@@ -105,7 +109,7 @@ def map_function(
     over other tables stays raw_sql.
     """
     et = entity_tables(tables, known_entities)
-    infos = _table_infos(tables)
+    infos = et.infos if isinstance(known_entities, EntityTables) else _table_infos(tables)
     fdict = _function_dict(fn.plpgsql)
     if fn.parse_path == "raw" or fdict is None:
         return _map_raw(fn)
@@ -397,7 +401,11 @@ class _FunctionMapper:
         ((kind, node),) = datum.items()
         line = node.get("lineno", 0)
         typname = node.get("datatype", {}).get("PLpgSQL_type", {}).get("typname", "")
-        text = declaration_type(self.body, sql, line) or typname
+        text = typname
+        if typname in _TYPMOD_LOST or self.fn.parse_path == "rewritten" or kind == "PLpgSQL_rec":
+            # the AST drops typmods (numeric(12,2)) and the fallback rewrote types: read the
+            # declaration as written
+            text = declaration_type(self.body, sql, line) or typname
         lowered = text.strip().lower()
         file_line = self.fn.body_line + line - 1 if self.fn.body_line else line
         if kind == "PLpgSQL_rec" or lowered == "record" or lowered.endswith("%rowtype"):
@@ -418,12 +426,10 @@ class _FunctionMapper:
         return decl
 
     def _columns_in_body(self) -> set[str]:
-        words = {w.lower() for w in _WORD.findall(self.fn.body or "")}
+        """Columns (and their field names) of the entity tables the body names."""
         columns: set[str] = set()
-        for t in self.tables.all:
-            if t.table in words:
-                columns |= t.columns
-                columns |= set(t.field_by_column.values())
+        for word in {w.lower() for w in _WORD.findall(self.fn.body or "")}:
+            columns |= self.tables.names_of_table(word)
         return columns
 
     # ---- the generated frame
@@ -563,8 +569,6 @@ class _FunctionMapper:
     def _refine_param_types(self, steps: list[Step]) -> None:
         """A param stored as is into a field takes the field's type when the generated SQL
         type is the same (``text`` -> ``email``, ``numeric(19,4)`` -> ``money``)."""
-        from specql.generators.postgres.types import param_sql_type
-
         by_name = {p.name: p for p in self.params}
         for step in walk_steps(steps):
             if isinstance(step, InsertStep):
@@ -613,8 +617,6 @@ def _resolve_type(text: str, infos: dict[str, TableInfo], tables: EntityTables):
 def _reads_columns(text: str) -> bool:
     """Does a spec expression read anything but params? (a crude token check is enough: it
     only decides between a DECLARE default and an assign, both correct)."""
-    from specql.dsl.expressions import parse_expression, references
-
     try:
         refs = references(parse_expression(text))
     except SpecqlError:
@@ -635,8 +637,6 @@ def _loop_variables(stmt: dict) -> set[str]:
 
 
 def _all_statements(stmts: list[dict]):
-    from specql.reverse.body import children
-
     for stmt in stmts:
         yield stmt
         for block in children(stmt):
