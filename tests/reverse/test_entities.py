@@ -336,13 +336,15 @@ def test_references_resolve_across_schemas_and_report_surprises() -> None:
     result = table_to_entity(source, {"crm.tb_company": target, "sales.tb_deal": source})
     assert field_types(result) == {
         "company": "ref(crm.Company)",
-        "owner": "ref(User)",
+        "owner_id": "integer",
         "company_code": "ref(crm.Company)",
         "a": "integer",
         "b": "integer",
     }
     messages = " | ".join(n.message for n in result.notes)
-    assert "references users, which is not among the parsed tables" in messages
+    assert "references users, which is not among the parsed tables: kept as a plain field" in (
+        messages
+    )
     assert "not its primary key" in messages
     assert "default 'x' of a ref dropped" in messages
 
@@ -402,3 +404,17 @@ def test_type_mapping_of_single_columns() -> None:
     assert result.errors == []
     for text in got.values():
         parse_type(text)  # every one is a type of the dialect
+
+
+def test_ref_field_names_and_qualification_of_ambiguous_entities() -> None:
+    def users(schema):
+        key = ColumnInfo("user_id", "integer", primary_key=True)
+        return table("users", schema, [key], primary_key=("user_id",))
+
+    posts = table(
+        "posts", "a", [ColumnInfo("user_id", "integer", references=("a", "users", "user_id"))]
+    )
+    result = table_to_entity(posts, [users("a"), users("b"), posts])
+    # 'user' is a reserved word: the column name stays; User is in two schemas: qualified
+    assert field_types(result) == {"user_id": "ref(a.User)"}
+    assert validate([result.entity, table_to_entity(users("a"), [users("a")]).entity]) == []

@@ -188,9 +188,12 @@ class _Tables:
     def __init__(self, tables: Iterable[TableInfo]) -> None:
         self.exact: dict[tuple[str | None, str], TableInfo] = {}
         self.by_name: dict[str, list[TableInfo]] = {}
+        self.entity_schemas: dict[str, set[str]] = {}  # entity name -> schemas that have it
         for t in tables:
             self.exact[(t.schema, t.name)] = t
             self.by_name.setdefault(t.name, []).append(t)
+            name = entity_name_for_table(t.schema, t.name)
+            self.entity_schemas.setdefault(name, set()).add(t.schema or "public")
 
     def find(self, schema: str | None, name: str, near: str | None) -> TableInfo | None:
         if schema is not None:
@@ -203,6 +206,26 @@ class _Tables:
                 return self.exact[(key, name)]
         same = self.by_name.get(name, [])
         return same[0] if len(same) == 1 else None
+
+
+_LAST_INDEXES: list = []  # [all_tables, types, sizes, indexes] of the previous call
+_SIZED = (Mapping, list, tuple)
+
+
+def _indexes(all_tables, types) -> tuple[_Tables, dict]:
+    """Lookups over the run's tables and types, built once when a run calls
+    :func:`table_to_entity` table by table with the same collections (not O(tables^2))."""
+    cacheable = isinstance(all_tables, _SIZED) and (types is None or isinstance(types, _SIZED))
+    sizes = (len(all_tables), len(types or ())) if cacheable else None
+    if cacheable and _LAST_INDEXES:
+        last_tables, last_types, last_sizes, indexes = _LAST_INDEXES
+        if last_tables is all_tables and last_types is types and last_sizes == sizes:
+            return indexes
+    tables = _Tables(all_tables.values() if isinstance(all_tables, Mapping) else all_tables)
+    indexes = (tables, _type_index(types))
+    if cacheable:
+        _LAST_INDEXES[:] = [all_tables, types, sizes, indexes]
+    return indexes
 
 
 def _type_index(types) -> dict[tuple[str | None, str], TypeInfo]:
@@ -412,8 +435,7 @@ def table_to_entity(
 ) -> EntityResult:
     """The entity of one table. ``all_tables`` (any mapping or list of the run's tables)
     resolves references; ``types`` (the run's ``SqlModule.types``) resolves user types."""
-    tables = _Tables(all_tables.values() if isinstance(all_tables, Mapping) else all_tables)
-    type_index = _type_index(types)
+    tables, type_index = _indexes(all_tables, types)
     schema = table.schema or "public"
     entity_schema = schema if _LOWER_IDENT.match(schema) else snake(schema)
     entity = Entity(
@@ -526,11 +548,17 @@ def _field(table, col, ref, tables, types, result, taken) -> Field:
     description = col.comment
     nullable = not col.not_null
     default = col.default
-    if ref is not None:
-        type_ = _ref_type(table, col, ref, tables, result)
+    type_ = _ref_type(table, col, ref, tables, result) if ref is not None else None
+    if type_ is not None:
         fld_name = _ref_field_name(name)
-        if fld_name in taken or not _LOWER_IDENT.match(fld_name):
-            fld_name = name
+        if (
+            fld_name in taken
+            or not _LOWER_IDENT.match(fld_name)
+            or fld_name in SQL_RESERVED
+            or fld_name in RESERVED_FIELD_NAMES
+            or fld_name.startswith(RESERVED_PREFIXES)
+        ):
+            fld_name = name  # user_id stays user_id: 'user' is a reserved word
         fld_name = _field_name(fld_name, taken, result)
         if fld_name != name and not name.startswith("fk_"):
             result.note("info", f"foreign key {name} is the ref field {fld_name}", name)
@@ -584,24 +612,22 @@ def _field_default(col: ColumnInfo, default: str | None, t: TypeRef, result) -> 
     return default
 
 
-def _ref_type(table: TableInfo, col: ColumnInfo, ref, tables: _Tables, result) -> TypeRef:
+def _ref_type(table: TableInfo, col: ColumnInfo, ref, tables: _Tables, result) -> TypeRef | None:
+    """``ref(Entity)`` (qualified when the target is in another schema or its entity name is
+    in several schemas), or None when the referenced table was not parsed."""
     ref_schema, ref_table, ref_columns = ref
     target = tables.find(ref_schema, ref_table, table.schema)
     if target is None:
         result.note(
             "warning",
-            f"references {'.'.join(p for p in (ref_schema, ref_table) if p)}, "
-            "which is not among the parsed tables",
+            f"references {'.'.join(p for p in (ref_schema, ref_table) if p)}, which is not "
+            "among the parsed tables: kept as a plain field",
             col.name,
         )
-        target_schema = ref_schema or table.schema or "public"
-        target_name = entity_name_for_table(ref_schema, ref_table)
-        target_pk: tuple[str, ...] = ()
-    else:
-        target_schema = target.schema or "public"
-        target_name = entity_name_for_table(target.schema, target.name)
-        target_pk = target.primary_key
-    if ref_columns and target_pk and tuple(ref_columns) != tuple(target_pk):
+        return None
+    target_schema = target.schema or "public"
+    target_name = entity_name_for_table(target.schema, target.name)
+    if ref_columns and target.primary_key and tuple(ref_columns) != tuple(target.primary_key):
         result.note(
             "warning",
             f"references {ref_table}({', '.join(ref_columns)}), not its primary key: "
@@ -613,7 +639,8 @@ def _ref_type(table: TableInfo, col: ColumnInfo, ref, tables: _Tables, result) -
             "info", f"foreign key of type {col.sql_type} becomes a ref (an integer key)", col.name
         )
     own_schema = table.schema or "public"
-    qualifier = target_schema if target_schema != own_schema else None
+    ambiguous = len(tables.entity_schemas.get(target_name, ())) > 1
+    qualifier = target_schema if target_schema != own_schema or ambiguous else None
     return TypeRef("ref", "ref", target=target_name, target_schema=qualifier)
 
 

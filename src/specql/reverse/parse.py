@@ -701,6 +701,13 @@ def _default_text(expr, sql_type: str) -> str | None:
     return _deparse(expr)
 
 
+def _arg_default(expr, sql_type: str) -> str:
+    """A parameter default; ``NULL::text`` (as pg_get_functiondef prints it) is ``NULL``."""
+    if isinstance(expr, ast.TypeCast) and isinstance(expr.arg, ast.A_Const) and expr.arg.isnull:
+        return "NULL"
+    return _default_text(expr, sql_type) or "NULL"
+
+
 def _serial_default(table: TableInfo, column: str) -> str:
     seq = f"{table.name}_{column}_seq"
     if table.schema and table.schema != "public":
@@ -1216,8 +1223,9 @@ class _Builder:
         table_cols = []
         for p in node.parameters or ():
             mode = _PARAM_MODES.get(p.mode, "in")
-            default = _deparse(p.defexpr) if p.defexpr is not None else None
-            arg = ArgInfo(p.name, _format_type(p.argType), mode, default)
+            arg_type = _format_type(p.argType)
+            default = _arg_default(p.defexpr, arg_type) if p.defexpr is not None else None
+            arg = ArgInfo(p.name, arg_type, mode, default)
             fn.args.append(arg)
             if mode == "table":
                 table_cols.append(arg)
