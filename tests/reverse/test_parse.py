@@ -655,3 +655,16 @@ def test_corpus_smoke() -> None:
             assert f.parse_error and f.raw_statements
         else:
             assert f.plpgsql is not None
+
+
+def test_quoted_body_raw_statements_are_undoubled() -> None:
+    m = parse_sql_text(
+        "CREATE FUNCTION f() RETURNS int AS '\nBEGIN\n  RAISE NOTICE ''% %'', 1;\n"
+        "  RETURN 1;\nEND;' LANGUAGE plpgsql;"
+    )
+    (fn,) = m.functions
+    assert fn.parse_path == "raw"
+    assert [(t, p.line, p.col) for t, p in fn.raw_statements] == [
+        ("RAISE NOTICE '% %', 1;", 3, 3),
+        ("RETURN 1;", 4, 3),
+    ]

@@ -1288,7 +1288,10 @@ class _Builder:
             return
         _plpgsql(fn, stmt, node, inner, self.lines, body_start)
         if fn.parse_path == "raw":
-            fn.raw_statements = self.raw_plpgsql_statements(body_src, body_start)
+            dollar = inner is not None and stmt[inner[0] - 1] == "$"
+            # a quoted body ('...''x''...') is split as PL/pgSQL reads it, undoubled
+            text = body_src if dollar or not fn.body else fn.body
+            fn.raw_statements = self.raw_plpgsql_statements(text, body_start)
 
     def raw_sql_statements(self, body: str, body_start: int) -> list[tuple[str, SourcePos]]:
         try:
@@ -1304,7 +1307,14 @@ class _Builder:
         return out
 
     def raw_plpgsql_statements(self, body: str, body_start: int) -> list[tuple[str, SourcePos]]:
-        return [(txt, self.pos(body_start + off)) for off, txt in split_plpgsql_body(body)]
+        start = self.pos(body_start)
+        breaks = [m.start() for m in re.finditer("\n", body)]
+        out = []
+        for off, txt in split_plpgsql_body(body):
+            k = bisect.bisect_left(breaks, off)  # line breaks before the statement
+            col = start.col + off if k == 0 else off - breaks[k - 1]
+            out.append((txt, SourcePos(start.file, start.line + k, col)))
+        return out
 
     def create_trigger(self, node: ast.CreateTrigStmt, start: int, end: int) -> None:
         rel = node.relation
