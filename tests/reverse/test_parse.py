@@ -668,3 +668,11 @@ def test_quoted_body_raw_statements_are_undoubled() -> None:
         ("RAISE NOTICE '% %', 1;", 3, 3),
         ("RETURN 1;", 4, 3),
     ]
+
+
+def test_a_statement_nested_too_deeply_is_an_error_not_a_crash() -> None:
+    deep = "-".join(["1"] * 3000)
+    m = parse_sql_text(f"CREATE TABLE t (a int DEFAULT {deep});\nCREATE TABLE ok (b int);")
+    assert [t.name for t in m.tables] == ["ok"]
+    (err,) = m.errors
+    assert err.pos.line == 1 and "nested too deeply" in err.message

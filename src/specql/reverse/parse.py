@@ -1069,12 +1069,22 @@ class _Builder:
             if not checked:
                 self.check(start, end)
             return
-        node = self.parse(start, end)
-        if node is None:
-            return
-        handler = _HANDLERS.get(type(node))
-        if handler is not None:
-            handler(self, node, start, end)
+        try:
+            node = self.parse(start, end)
+            handler = _HANDLERS.get(type(node)) if node is not None else None
+            if handler is not None:
+                handler(self, node, start, end)
+        except RecursionError:
+            self.error(
+                f"statement nested too deeply to read (in statement {_one_line(text[start:end], 50)!r})",
+                start,
+            )
+        except Exception as e:  # a statement reverse cannot read is reported, never fatal
+            self.error(
+                f"cannot read statement {_one_line(text[start:end], 50)!r}: "
+                f"{type(e).__name__}: {e}",
+                start,
+            )
 
     def check(self, start: int, end: int) -> None:
         stmt = self.text[start:end]
