@@ -157,7 +157,16 @@ class BodyText:
         if span is None:
             return None
         tokens = self.tokens
-        return self.body[tokens[span[0]].start : tokens[span[1]].end]
+        start = tokens[span[0]].start
+        text = self.body[start : tokens[span[1]].end]
+        if "\n" not in text or any(
+            t.kind in ("string", "qident") and "\n" in t.text for t in tokens[span[0] : span[1] + 1]
+        ):
+            return text  # (a multi-line literal must keep its text)
+        # continuation lines lose the indentation the statement itself had in the body
+        indent = start - (self.body.rfind("\n", 0, start) + 1)
+        lines = text.split("\n")
+        return "\n".join([lines[0], *(_dedent(line, indent) for line in lines[1:])])
 
     # ---- span computation
 
@@ -265,6 +274,14 @@ def declaration_type(body: BodyText, name: str, line: int) -> str | None:
             return None
         return body.body[parts[0].start : parts[-1].end]
     return None
+
+
+def _dedent(line: str, width: int) -> str:
+    """``line`` without up to ``width`` leading blanks (never cutting into text)."""
+    cut = 0
+    while cut < width and cut < len(line) and line[cut] in " \t":
+        cut += 1
+    return line[cut:]
 
 
 def _unquote(tok: Token) -> str:

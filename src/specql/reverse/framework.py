@@ -25,10 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from pglast import ast, enums
-
 from specql.reverse.body import kind_of
-from specql.reverse.sqlmap import conjuncts, string_value
+from specql.reverse.sqlmap import ast, conjuncts, enums, string_value
 
 BUSINESS_ERROR_SQLSTATE = "SQB01"
 RAISE_FUNCTION = "raise_business_error"

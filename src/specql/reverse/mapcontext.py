@@ -12,6 +12,7 @@ Each produced step gets a :class:`StepMeta`: the statements it came from (to tur
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -22,6 +23,8 @@ from specql.reverse.entity_tables import EntityTable, EntityTables
 from specql.reverse.framework import Frame
 from specql.reverse.source import FunctionInfo, Unconverted
 from specql.reverse.sqlmap import Found, Name, Names, Translator
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 @dataclass
@@ -115,10 +118,13 @@ class MapContext:
         return step
 
     def raw(self, statements: list[dict], reason: str) -> RawSqlStep:
-        """A raw_sql step for ``statements``; it stands for every statement nested in them."""
+        """A raw_sql step for ``statements``; it stands for every statement nested in them.
+        The variables its text names count as read by it (a declare goes before it)."""
         step = RawSqlStep(sql=self.text(statements), reason=reason)
         count = sum(count_statements(s) for s in statements)
-        return self.record(step, statements, count=count)
+        words = {w.lower() for w in _WORD.findall(step.sql)}
+        reads = {v.spec for sql, v in self.variables.items() if sql in words}
+        return self.record(step, statements, reads, count=count)
 
     def unconverted_of(self, step: RawSqlStep) -> Unconverted:
         return Unconverted(step.pos, step.sql, step.reason)

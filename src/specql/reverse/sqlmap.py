@@ -22,8 +22,10 @@ Anything a spec cannot say raises :class:`Untranslatable` with the reason (a tab
 entity, a column that is no field, ``FOUND``, ``OLD``, ``TG_OP``...); the caller then keeps the
 statement as a ``raw_sql`` step with that reason.
 
-This module belongs with the parse stage's SQL handling: it works on pglast nodes (the parsing
-itself goes through :mod:`specql.dsl.expressions`).
+This module belongs with the parse stage's SQL handling: it is the only module of the steps
+stage that imports pglast (the statement handlers get the node classes, ``ast`` and ``enums``,
+from here). It parses PL/pgSQL's SQL with PostgreSQL's parser directly (that SQL has no
+``$name`` spec params to quote) and deparses through :mod:`specql.dsl.expressions`.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from dataclasses import dataclass, field
 
 import pglast
 from pglast import ast, enums
+from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
 from specql.dsl.expressions import MAX_EXPRESSION_CHARS, PARAM_PREFIX, deparse_spec
 from specql.errors import SpecqlError
@@ -320,7 +323,7 @@ class Translator:
 
     def entity_token(self, et: EntityTable) -> str:
         token = f"{_ENTITY_TOKEN}{id(et)}"
-        self._tokens[token] = et.spec_name
+        self._tokens[token] = sql_entity_name(et.spec_name)
         return token
 
     # ---- statement targets (UPDATE / DELETE / INSERT)
@@ -893,6 +896,19 @@ class Translator:
             b.placeholders.clear()
 
 
+_KEYWORDS = frozenset(RESERVED_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS)
+
+
+def sql_entity_name(spec_name: str) -> str:
+    """How a query names an entity: ``Contact``; an entity whose name is a reserved word
+    (``Order``) as the quoted lower-case name ``"order"``, which both the validator and the
+    generator read as that entity (unquoted it would not parse)."""
+    schema, _, name = spec_name.rpartition(".")
+    if name.lower() in _KEYWORDS:
+        name = f'"{name.lower()}"'
+    return f"{schema}.{name}" if schema else name
+
+
 def _parse_one(sql: str) -> ast.Node:
     """One SQL statement parsed by PostgreSQL's parser. (Not through
     :func:`specql.dsl.expressions.parse_statement`: PL/pgSQL SQL has no ``$name`` params to
@@ -934,8 +950,10 @@ __all__ = [
     "Translator",
     "Untranslatable",
     "and_all",
+    "ast",
     "colref_parts",
     "conjuncts",
+    "enums",
     "is_now",
     "string_value",
 ]

@@ -34,8 +34,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from pglast import ast, enums
-
 from specql.dsl.model import (
     AssignStep,
     CallStep,
@@ -62,14 +60,16 @@ from specql.reverse.framework import (
     perform_call,
     success_return,
 )
-from specql.reverse.mapcontext import MapContext, Result
+from specql.reverse.mapcontext import MapContext, Result, is_synthetic
 from specql.reverse.naming import snake
 from specql.reverse.sqlmap import (
     Found,
     Level,
     Name,
     Untranslatable,
+    ast,
     colref_parts,
+    enums,
     is_now,
     string_value,
 )
@@ -257,7 +257,7 @@ def map_case(ctx: MapContext, stmts: list[dict], i: int) -> Result:
         text = _expr(when["PLpgSQL_case_when"].get("expr"))
         if subject:
             text = re.sub(r'"__Case__Variable_\d+__"', f"({subject})", text)
-        conds.append(ctx.tr.render(ctx.tr.node(ctx.tr.parse_expression(text))))
+        conds.append(ctx.tr.render(ctx.tr.node(_single_in(ctx.tr.parse_expression(text)))))
     reads = ctx.tr.reset_mentions()
     if node.get("have_else"):
         tail = map_block(ctx, node.get("else_stmts") or [])
@@ -274,6 +274,24 @@ def map_case(ctx: MapContext, stmts: list[dict], i: int) -> Result:
         return Result([])
     ctx.meta[id(tail[0])].part_of_parent = False
     return Result(tail)
+
+
+def _single_in(node: ast.Node) -> ast.Node:
+    """``x IN (a)`` (what ``CASE x WHEN a`` becomes) -> ``x = a``."""
+    if (
+        isinstance(node, ast.A_Expr)
+        and node.kind == enums.A_Expr_Kind.AEXPR_IN
+        and isinstance(node.rexpr, tuple | list)
+        and len(node.rexpr) == 1
+    ):
+        name = node.name[-1].sval
+        return ast.A_Expr(
+            kind=enums.A_Expr_Kind.AEXPR_OP,
+            name=(ast.String(sval=name),),
+            lexpr=node.lexpr,
+            rexpr=node.rexpr[0],
+        )
+    return node
 
 
 @handles("PLpgSQL_stmt_raise")
@@ -301,8 +319,10 @@ def map_assert(ctx: MapContext, stmts: list[dict], i: int) -> Result:
 def map_return(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     stmt = stmts[i]
     node = stmt["PLpgSQL_stmt_return"]
+    if is_synthetic(stmt):
+        return Result([])  # the RETURN PL/pgSQL adds at the end of a body
     last = stmt is ctx.last_statement
-    text = _expr(node.get("expr"))
+    text = _expr(node.get("expr")) or _returned_variable(ctx, stmt)
     if ctx.frame is not None:
         found = success_return(stmt, ctx.tr)
         if found is not None:
@@ -315,6 +335,16 @@ def map_return(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     if not text:
         return Result([] if last else [ReturnStep()])
     return Result([ReturnStep(expression=ctx.tr.expression(text))])
+
+
+def _returned_variable(ctx: MapContext, stmt: dict) -> str:
+    """``RETURN v;`` of a plain variable (or NEW/OLD) keeps no expression in the AST (only the
+    variable's number, which pglast's JSON leaves out): read it from the source text."""
+    text = ctx.body.text(stmt) or ""
+    words = text.strip().rstrip(";").split(None, 1)
+    if len(words) == 2 and words[0].lower() == "return":
+        return words[1].strip()
+    return ""
 
 
 # --------------------------------------------------------------------------- errors
@@ -347,14 +377,13 @@ def raise_error(ctx: MapContext, node: dict) -> tuple[str, str | None]:
             errcode = value
     if message is not None and params:
         message = _format(message)
-    code = None
-    if errcode and not _SQLSTATE.match(errcode) and errcode.lower() != "raise_exception":
-        code = error_code(errcode)
-    if code is None and message:
-        code = error_code(message)
-    if code is None:
-        code = error_code(errcode) if errcode else "error"
-    return code, message or None
+    if message and _ERROR_CODE.match(message.strip()):
+        return message.strip(), None  # RAISE EXCEPTION 'insufficient_funds': a code already
+    if message and message.strip():
+        return error_code(message), message
+    if errcode and not _SQLSTATE.match(errcode):
+        return error_code(errcode), None
+    return (error_code(errcode) if errcode else "error"), None
 
 
 def _format(message: str) -> str:
@@ -414,10 +443,16 @@ _NEGATED_BOOL_TEST = {
     enums.BoolTestType.IS_NOT_UNKNOWN: enums.BoolTestType.IS_UNKNOWN,
 }
 _NEGATED_KINDS = {
-    enums.A_Expr_Kind.AEXPR_BETWEEN: enums.A_Expr_Kind.AEXPR_NOT_BETWEEN,
-    enums.A_Expr_Kind.AEXPR_NOT_BETWEEN: enums.A_Expr_Kind.AEXPR_BETWEEN,
-    enums.A_Expr_Kind.AEXPR_BETWEEN_SYM: enums.A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM,
-    enums.A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM: enums.A_Expr_Kind.AEXPR_BETWEEN_SYM,
+    enums.A_Expr_Kind.AEXPR_BETWEEN: (enums.A_Expr_Kind.AEXPR_NOT_BETWEEN, "NOT BETWEEN"),
+    enums.A_Expr_Kind.AEXPR_NOT_BETWEEN: (enums.A_Expr_Kind.AEXPR_BETWEEN, "BETWEEN"),
+    enums.A_Expr_Kind.AEXPR_BETWEEN_SYM: (
+        enums.A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM,
+        "NOT BETWEEN SYMMETRIC",
+    ),
+    enums.A_Expr_Kind.AEXPR_NOT_BETWEEN_SYM: (
+        enums.A_Expr_Kind.AEXPR_BETWEEN_SYM,
+        "BETWEEN SYMMETRIC",
+    ),
 }
 _NEGATED_LIKE = {
     "~~": "!~~",
@@ -455,8 +490,9 @@ def negate(node: ast.Node) -> ast.Node:
         if node.kind == enums.A_Expr_Kind.AEXPR_IN and name in ("=", "<>"):
             return _with_op(node, "<>" if name == "=" else "=")
         if node.kind in _NEGATED_KINDS:
+            kind, word = _NEGATED_KINDS[node.kind]
             return ast.A_Expr(
-                kind=_NEGATED_KINDS[node.kind], name=node.name, lexpr=node.lexpr, rexpr=node.rexpr
+                kind=kind, name=(ast.String(sval=word),), lexpr=node.lexpr, rexpr=node.rexpr
             )
         if (
             node.kind
