@@ -676,3 +676,11 @@ def test_a_statement_nested_too_deeply_is_an_error_not_a_crash() -> None:
     assert [t.name for t in m.tables] == ["ok"]
     (err,) = m.errors
     assert err.pos.line == 1 and "nested too deeply" in err.message
+
+
+@pytest.mark.parametrize("broken", ["INSERT INTO a VALUES (1", "SELECT 1 +"])
+def test_a_statement_broken_at_its_end_is_reported(broken) -> None:
+    m = parse_sql_text(f"CREATE TABLE a (x int);\n{broken};\nCREATE TABLE b (y int);")
+    assert [t.name for t in m.tables] == ["a", "b"]
+    (err,) = m.errors
+    assert err.pos.line == 2 and "syntax error at end of input" in err.message

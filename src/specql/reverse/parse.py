@@ -1032,7 +1032,9 @@ class _Builder:
             if start >= sl.stop:
                 continue
             self.module.statements += 1
-            self.statement(start, sl.stop, checked=sl.stop <= valid_until)
+            # the parser reports an error at the token after the last one it accepted: a
+            # statement ending exactly there (before its ";") is the broken one
+            self.statement(start, sl.stop, checked=sl.stop < valid_until)
         self.finish()
 
     def split(self, text: str) -> tuple[list[slice], int]:
