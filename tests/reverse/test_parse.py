@@ -684,3 +684,22 @@ def test_a_statement_broken_at_its_end_is_reported(broken) -> None:
     assert [t.name for t in m.tables] == ["a", "b"]
     (err,) = m.errors
     assert err.pos.line == 2 and "syntax error at end of input" in err.message
+
+
+def test_ddl_inside_a_do_block_defines_objects() -> None:
+    sql = """DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_type WHERE typname = 'mood') THEN
+        CREATE TYPE app.mood AS ENUM ('happy', 'sad');
+    END IF;
+    CREATE TABLE IF NOT EXISTS app.t (m app.mood);
+    ALTER TABLE app.t ADD COLUMN z text;
+END
+$$;"""
+    m = parse_sql_text(sql)
+    assert [(t.qualified_name, t.values, t.pos.line, t.pos.col) for t in m.types] == [
+        ("app.mood", ("happy", "sad"), 4, 9)
+    ]
+    (table,) = m.tables
+    assert [c.name for c in table.columns] == ["m", "z"] and table.pos.line == 6
+    assert [f.name for f in m.functions] == ["do_block_1"]

@@ -122,6 +122,8 @@ _CLOSEST: dict[str, str] = {
     "bit varying": "text",
     "macaddr8": "text",
     "oid": "bigint",
+    "xid": "bigint",
+    "tid": "text",
     "regclass": "text",
     "regproc": "text",
     "regtype": "text",

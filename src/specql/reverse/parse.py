@@ -1274,6 +1274,24 @@ class _Builder:
         fn.pos, fn.source, fn.body = self.pos(start), self.text[start:end], body
         self.body(fn, start, end, body_at, None)
         self.module.functions.append(fn)
+        if fn.plpgsql is not None and body_at is not None and self.text[start + body_at] == "$":
+            self.do_block_ddl(fn, start + body_at)
+
+    def do_block_ddl(self, fn: FunctionInfo, quote_at: int) -> None:
+        """DDL a DO block runs as it is loaded (``IF NOT EXISTS (...) THEN CREATE TYPE ...``,
+        the idempotent-migration idiom) defines objects like top-level statements do."""
+        body_start = quote_at + len(_DOLLAR_TAG.match(self.text, quote_at).group())
+        body_end = body_start + len(fn.body)
+        search_from = body_start
+        for query in _static_sql(fn.plpgsql):
+            at = self.text.find(query, search_from, body_end)
+            if at < 0:
+                continue
+            search_from = at + len(query)
+            m = _HEAD.match(self.text, at, min(search_from, at + 200))
+            if m is None or m.lastgroup in ("do", "set"):
+                continue
+            self.statement(at, search_from, checked=True)
 
     def body(self, fn: FunctionInfo, start: int, end: int, body_at: int | None, node) -> None:
         """Body position, then the PL/pgSQL AST (with the fallback) or the raw statements."""
@@ -1351,6 +1369,25 @@ class _Builder:
             pos=self.pos(start),
         )
         self.module.triggers.append(trig)
+
+
+def _static_sql(node) -> list[str]:
+    """The SQL text of every static SQL statement (PLpgSQL_stmt_execsql) of a PL/pgSQL AST,
+    in body order."""
+    found: list[str] = []
+    stack = [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            execsql = item.get("PLpgSQL_stmt_execsql")
+            if isinstance(execsql, dict):
+                expr = (execsql.get("sqlstmt") or {}).get("PLpgSQL_expr") or {}
+                if isinstance(expr.get("query"), str):
+                    found.append((execsql.get("lineno", 0), expr["query"]))
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            stack.extend(reversed(item))
+    return [q for _, q in sorted(found, key=lambda lq: lq[0])]
 
 
 def _qualified(names, default_schema: str | None) -> tuple[str | None, str]:
