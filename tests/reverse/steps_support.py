@@ -59,7 +59,7 @@ def entities_for(tables) -> dict[str, Entity]:
 def map_sql(text: str, source: str = "fixture.sql"):
     """(module, {function name: MappedFunction}) for SQL text."""
     module = parse_sql_text(text, source)
-    known = entity_tables(module.tables, entities_for(module.tables))
+    known = entity_tables(module.tables, entities_for(module.tables), module.types)
     mapped = {fn.name: map_function(fn, module.tables, known) for fn in module.functions}
     return module, mapped
 
@@ -82,7 +82,7 @@ def map_fixture(name: str):
     module = parse_sql_text(path.read_text(encoding="utf-8"), f"steps/{path.name}")
     tables = [*schema.tables, *module.tables]
     entities = entities_for(tables)
-    known = entity_tables(tables, entities)
+    known = entity_tables(tables, entities, [*schema.types, *module.types])
     mapped = [map_function(fn, tables, known) for fn in module.functions]
     return entities, known, mapped
 

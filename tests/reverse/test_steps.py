@@ -294,3 +294,63 @@ def test_generated_frames_are_only_looked_for_in_fn_functions():
     )
     module = parse_sql_text(SCHEMA_SQL + sql, "x.sql")
     assert module.functions[-1].name == "place_order"
+
+
+def test_insert_select_becomes_a_foreach_with_one_insert_per_row():
+    m = _one(
+        _fn(
+            "BEGIN\n  INSERT INTO billing.payments (order_id, amount)\n"
+            "  SELECT order_id, total FROM billing.orders WHERE status = 'placed';\nEND;"
+        )
+    )
+    (step,) = m.action.steps
+    assert step.kind == "foreach" and step.variable == "payment_source"
+    assert step.query == (
+        "SELECT id AS order_id, total AS amount FROM \"order\" WHERE status = 'placed'"
+    )
+    (insert,) = step.body
+    assert insert.values == {
+        "order_id": "payment_source.order_id",
+        "amount": "payment_source.amount",
+    }
+
+
+def test_insert_without_a_column_list_follows_the_table_columns():
+    m = _one(
+        _fn("BEGIN\n  INSERT INTO billing.order_lines VALUES (DEFAULT, 7, 'SKU', 2, 9.5);\nEND;")
+    )
+    (step,) = m.action.steps
+    assert step.values == {"order_id": "7", "sku": "'SKU'", "quantity": "2", "unit_price": "9.5"}
+
+
+def test_a_default_with_no_spec_form_is_kept_as_raw_sql_at_the_start():
+    m = _one(
+        _fn(
+            "DECLARE v_n bigint := (SELECT count(*) FROM pg_class);\n"
+            "BEGIN\n  UPDATE billing.orders SET total = v_n WHERE order_id = 1;\nEND;"
+        )
+    )
+    declare, raw, update = m.action.steps
+    assert declare.kind == "declare" and declare.variables[0].default is None
+    assert raw.kind == "raw_sql" and raw.sql == "v_n := (SELECT count(*) FROM pg_class);"
+    assert "pg_class is not an entity table" in raw.reason
+    assert update.kind == "update"
+    assert m.statements_converted == m.statements_total  # a default is not a statement
+
+
+def test_user_types_give_variables_their_type():
+    sql = (
+        "CREATE TYPE billing.mood AS ENUM ('happy', 'sad');\n"
+        "CREATE DOMAIN billing.positive AS integer CHECK (VALUE > 0);\n"
+        + _fn(
+            "DECLARE v_mood billing.mood := 'sad'; v_n billing.positive;\n"
+            "  v_row billing.orders;\nBEGIN\n"
+            "  SELECT * INTO v_row FROM billing.orders WHERE order_id = 1;\n"
+            "  UPDATE billing.orders SET note = v_mood::text, total = v_n WHERE order_id = 2;\nEND;"
+        )
+    )
+    m = _one(sql)
+    declare = next(s for s in m.action.steps if s.kind == "declare")
+    types = {v.name: (str(v.type), v.default) for v in declare.variables}
+    assert types == {"mood": ("enum(happy, sad)", "sad"), "n": ("integer", None)}
+    assert m.action.steps[0].kind == "find" and m.action.steps[0].into == "row"

@@ -241,9 +241,10 @@ class BodyText:
         raise ValueError("no closing END found")
 
 
-def declaration_type(body: BodyText, name: str, line: int) -> str | None:
-    """Type text of the variable ``name`` declared on body line ``line``: what follows the
-    name (and ``CONSTANT``) up to ``:=``, ``=``, ``DEFAULT``, ``NOT NULL``, ``COLLATE`` or
+def declaration(body: BodyText, name: str, line: int) -> tuple[str, str | None] | None:
+    """(type text, default text) of the variable ``name`` declared on body line ``line``: the
+    type is what follows the name (and ``CONSTANT``) up to ``:=``, ``=``, ``DEFAULT``, ``NOT
+    NULL``, ``COLLATE`` or ``;``; the default what follows ``:=``/``=``/``DEFAULT`` up to
     ``;``. None when the declaration is not found there."""
     tokens = body.tokens
     lowered = name.lower()
@@ -272,8 +273,28 @@ def declaration_type(body: BodyText, name: str, line: int) -> str | None:
             j += 1
         if not parts:
             return None
-        return body.body[parts[0].start : parts[-1].end]
+        type_text = body.body[parts[0].start : parts[-1].end]
+        default = None
+        while j < len(tokens) and tokens[j].text != ";":
+            if tokens[j].text in ("=", ":=") or tokens[j].word == "default":
+                k = end = j + 1
+                depth = 0
+                while end < len(tokens) and not (tokens[end].text == ";" and depth == 0):
+                    depth += tokens[end].text == "("
+                    depth -= tokens[end].text == ")"
+                    end += 1
+                if end > k:
+                    default = body.body[tokens[k].start : tokens[end - 1].end]
+                break
+            j += 1
+        return type_text, default
     return None
+
+
+def declaration_type(body: BodyText, name: str, line: int) -> str | None:
+    """The declared type text of ``name`` (see :func:`declaration`)."""
+    found = declaration(body, name, line)
+    return found[0] if found is not None else None
 
 
 def _dedent(line: str, width: int) -> str:
@@ -290,4 +311,13 @@ def _unquote(tok: Token) -> str:
     return ""
 
 
-__all__ = ["BodyText", "Token", "children", "declaration_type", "kind_of", "lineno", "tokenize"]
+__all__ = [
+    "BodyText",
+    "Token",
+    "children",
+    "declaration",
+    "declaration_type",
+    "kind_of",
+    "lineno",
+    "tokenize",
+]

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 from specql.dsl.model import Entity
 from specql.reverse.naming import entity_name_for_table, snake
-from specql.reverse.source import TableInfo
+from specql.reverse.source import TableInfo, TypeInfo
 
 FRAMEWORK_COLUMNS = frozenset(
     {"id", "identifier", "tenant_id", "created_at", "updated_at", "deleted_at"}
@@ -70,10 +70,17 @@ class EntityTables:
     """The entity tables of one reverse run, looked up the way SQL names them."""
 
     def __init__(
-        self, tables: Iterable[EntityTable], infos: Mapping[str, TableInfo] | None = None
+        self,
+        tables: Iterable[EntityTable],
+        infos: Mapping[str, TableInfo] | None = None,
+        types: Iterable[TypeInfo] | None = None,
     ) -> None:
         self.all = list(tables)
         self.infos: dict[str, TableInfo] = dict(infos or {})  # every table, entity or not
+        self._types: dict[str, TypeInfo] = {}
+        for t in types or ():
+            self._types.setdefault(t.qualified_name.lower(), t)
+            self._types.setdefault(t.name.lower(), t)
         self._by_qualified = {t.qualified: t for t in self.all}
         self._by_table: dict[str, list[EntityTable]] = {}
         self._by_entity: dict[str, list[EntityTable]] = {}
@@ -94,6 +101,10 @@ class EntityTables:
             return found[0]
         public = [t for t in found if t.schema in (None, "public")]
         return public[0] if len(public) == 1 else None
+
+    def user_type(self, name: str) -> TypeInfo | None:
+        """A user type (enum, domain, composite) by ``schema.name`` or bare name."""
+        return self._types.get(name.lower()) or self._types.get(name.lower().rpartition(".")[2])
 
     def names_of_table(self, table: str) -> frozenset[str]:
         """Every column and field name of the entity tables called ``table`` (any schema)."""
@@ -118,6 +129,7 @@ class EntityTables:
         cls,
         tables: Mapping[str, TableInfo] | Iterable[TableInfo] | None,
         entities: Mapping[str, Entity] | Iterable[Entity] | None,
+        types: Iterable[TypeInfo] | None = None,
     ) -> EntityTables:
         """Match entities to tables.
 
@@ -143,7 +155,7 @@ class EntityTables:
                 pairs.append((q, e))
         entity_by_name = {e.name: e for _, e in pairs}
         built = [_entity_table(q, e, infos.get(q), infos, entity_by_name) for q, e in pairs]
-        return cls(built, infos)
+        return cls(built, infos, types)
 
 
 def _entity_table(

@@ -48,6 +48,7 @@ class VarDecl:
     line: int = 0
     record: bool = False
     default_source: str | None = None  # the DECLARE default as written
+    default_raw: RawSqlStep | None = None  # a default with no SpecQL form, as raw_sql
 
 
 @dataclass

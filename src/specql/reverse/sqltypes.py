@@ -70,6 +70,7 @@ _SQL_TO_SPEC: dict[str, str] = {
     "cidr": "ip_address",
     "macaddr": "mac_address",
     "money": "money",
+    "oid": "bigint",  # an unsigned 32-bit number
 }
 
 _ARGS = re.compile(r"^(?P<name>[a-z][a-z0-9_ ]*?)\s*\((?P<args>[^()]*)\)(?P<rest>.*)$")

@@ -679,7 +679,15 @@ def map_execsql(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     if isinstance(sql, ast.SelectStmt):
         return _select_into(ctx, stmts, i, sql, target, bool(node.get("strict")))
     if isinstance(sql, ast.InsertStmt):
-        return Result([_insert(ctx, sql, target)])
+        try:
+            return Result([_insert(ctx, sql, target)])
+        except InsertSelect as found:
+            if target is not None:
+                raise Untranslatable("INSERT … SELECT … INTO has no SpecQL form") from None
+            step, reads = _insert_select(ctx, sql, found.table)
+            ctx.record(step.body[0], [stmts[i]], count=0)
+            ctx.record(step, [stmts[i]], reads)
+            return Result([step])
     if isinstance(sql, ast.UpdateStmt):
         if target is not None:
             raise Untranslatable("UPDATE … RETURNING … INTO has no SpecQL form")
@@ -906,8 +914,62 @@ def _insert_idiom(ctx: MapContext, stmts: list[dict], i: int, new_id_text: str) 
     return Result([step], consumed=consumed)
 
 
+class InsertSelect(Exception):
+    """Signal from :func:`_insert`: the INSERT takes its rows from a SELECT."""
+
+    def __init__(self, table) -> None:
+        super().__init__(table.qualified)
+        self.table = table
+
+
 def _is_new_id(node) -> bool:
     return isinstance(node, ast.ColumnRef) and colref_parts(node) == [NEW_ID]
+
+
+def _insert_columns(ctx: MapContext, ins: ast.InsertStmt, et, count: int) -> list[str]:
+    """The target columns: as listed, else the table's first ``count`` columns in order."""
+    if ins.cols:
+        columns = []
+        for col in ins.cols:
+            if col.indirection:
+                raise Untranslatable("INSERT into a part of a column")
+            columns.append(col.name)
+        return columns
+    info = ctx.tables.infos.get(et.qualified)
+    if info is None or len(info.columns) < count:
+        raise Untranslatable("INSERT without a column list into a table whose columns are unknown")
+    return [c.name for c in info.columns[:count]]
+
+
+def _insert_select(ctx: MapContext, ins: ast.InsertStmt, et) -> tuple[ForeachStep, set[str]]:
+    """``INSERT INTO T (a, b) SELECT x, y FROM …`` -> ``foreach`` over the SELECT (its columns
+    named after the fields) with one ``insert`` per row: the same rows end up in T."""
+    sel = ins.selectStmt
+    if _returning(ins):
+        raise Untranslatable("INSERT … SELECT … RETURNING has no SpecQL form")
+    targets = sel.targetList or ()
+    if sel.op != enums.SetOperation.SETOP_NONE or any(
+        isinstance(t.val, ast.ColumnRef) and colref_parts(t.val)[-1] == "*" for t in targets
+    ):
+        raise Untranslatable("INSERT … SELECT of a set operation or *")
+    columns = _insert_columns(ctx, ins, et, len(targets))
+    if len(columns) != len(targets):
+        raise Untranslatable("INSERT … SELECT with as many columns as values is needed")
+    fields = []
+    for column, target in zip(columns, targets, strict=True):
+        spec = et.spec_column(column)
+        if spec is None or spec in FRAMEWORK_COLUMNS or column == et.pk:
+            raise Untranslatable(f"INSERT sets {column}, which is not a field of {et.entity.name}")
+        target.name = spec
+        fields.append(spec)
+    record = _new_record_name(ctx, f"{snake(et.entity.name)}_source")
+    query, _, _ = ctx.tr.select(sel)
+    ctx.names.by_sql[record] = Name(record, "record", columns={f: f for f in fields})
+    ctx.wrote(et)
+    insert = InsertStep(entity=et.spec_name, values={f: f"{record}.{f}" for f in fields})
+    reads = ctx.tr.reset_mentions()
+    step = ForeachStep(variable=record, query=ctx.tr.render(query), body=[insert])
+    return step, reads
 
 
 def _insert(ctx: MapContext, ins: ast.InsertStmt, target, new_id: ast.Node | None = None):
@@ -921,18 +983,14 @@ def _insert(ctx: MapContext, ins: ast.InsertStmt, target, new_id: ast.Node | Non
         rows: tuple = ((),)
         columns: list[str] = []
     else:
-        if not isinstance(sel, ast.SelectStmt) or not sel.valuesLists:
-            raise Untranslatable("INSERT … SELECT has no SpecQL form (insert one row)")
+        if not isinstance(sel, ast.SelectStmt):
+            raise Untranslatable("INSERT of something else than VALUES or a SELECT")
+        if not sel.valuesLists:
+            raise InsertSelect(et)
         if len(sel.valuesLists) != 1:
             raise Untranslatable("INSERT of several rows has no SpecQL form")
         rows = sel.valuesLists
-        if not ins.cols:
-            raise Untranslatable("INSERT without a column list")
-        columns = []
-        for col in ins.cols:
-            if col.indirection:
-                raise Untranslatable("INSERT into a part of a column")
-            columns.append(col.name)
+        columns = _insert_columns(ctx, ins, et, len(rows[0]))
     values: dict[str, str] = {}
     for column, value in zip(columns, rows[0], strict=True):
         spec = et.spec_column(column)

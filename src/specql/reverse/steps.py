@@ -54,7 +54,7 @@ from specql.dsl.types import parse_type
 from specql.dsl.validator import validate
 from specql.errors import ErrorLevel, SourcePos, SpecqlError
 from specql.generators.postgres.types import param_sql_type
-from specql.reverse.body import BodyText, children, declaration_type, kind_of
+from specql.reverse.body import BodyText, children, declaration, kind_of
 from specql.reverse.confidence import UNKNOWN_TYPE
 from specql.reverse.entity_tables import FRAMEWORK_COLUMNS, EntityTable, EntityTables
 from specql.reverse.framework import (
@@ -67,9 +67,22 @@ from specql.reverse.framework import (
     is_null_check,
     success_return,
 )
-from specql.reverse.mapcontext import MapContext, VarDecl, count_statements, is_synthetic
+from specql.reverse.mapcontext import (
+    MapContext,
+    StepMeta,
+    VarDecl,
+    count_statements,
+    is_synthetic,
+)
 from specql.reverse.naming import NameMap, action_name_for_function
-from specql.reverse.source import ArgInfo, FunctionInfo, MappedFunction, TableInfo, Unconverted
+from specql.reverse.source import (
+    ArgInfo,
+    FunctionInfo,
+    MappedFunction,
+    TableInfo,
+    TypeInfo,
+    Unconverted,
+)
 from specql.reverse.sqlmap import TRIGGER_SPECIAL, Name, Names, Translator, Untranslatable
 from specql.reverse.sqltypes import type_from_sql
 from specql.reverse.statements import map_block
@@ -78,6 +91,7 @@ from specql.reverse.variables import place_declarations
 _TEXT = parse_type("text")
 _UUID = parse_type("uuid")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _VALIDATION_FILE = "\0reverse-validation"
 # Type names whose arguments the PL/pgSQL AST leaves out.
 _TYPMOD_LOST = frozenset({"numeric", "_numeric", "decimal"})
@@ -87,13 +101,16 @@ Entities = Mapping[str, Entity] | Iterable[Entity] | EntityTables | None
 
 
 def entity_tables(
-    tables: Mapping[str, TableInfo] | Iterable[TableInfo] | None, known_entities: Entities
+    tables: Mapping[str, TableInfo] | Iterable[TableInfo] | None,
+    known_entities: Entities,
+    types: Iterable[TypeInfo] | None = None,
 ) -> EntityTables:
     """The lookup :func:`map_function` needs; build it once and pass it as ``known_entities``
-    when mapping many functions."""
+    when mapping many functions. ``types``: the run's user types (enums and domains give
+    params and variables their SpecQL type)."""
     if isinstance(known_entities, EntityTables):
         return known_entities
-    return EntityTables.build(tables, known_entities)
+    return EntityTables.build(tables, known_entities, types)
 
 
 def map_function(
@@ -382,6 +399,8 @@ class _FunctionMapper:
             default = arg.default.strip()
             if default.upper().startswith("NULL::"):
                 default = None
+        if default is not None:
+            default = _enum_label(t, default)
         return Param(name=spec, type=t, default=default)
 
     def _type(self, text: str | None, spec: str, line: int, what: str = "variable"):
@@ -402,16 +421,25 @@ class _FunctionMapper:
         line = node.get("lineno", 0)
         typname = node.get("datatype", {}).get("PLpgSQL_type", {}).get("typname", "")
         text = typname
+        default_text = None
         if typname in _TYPMOD_LOST or self.fn.parse_path == "rewritten" or kind == "PLpgSQL_rec":
-            # the AST drops typmods (numeric(12,2)) and the fallback rewrote types: read the
-            # declaration as written
-            text = declaration_type(self.body, sql, line) or typname
+            # the AST drops typmods (numeric(12,2)), the fallback rewrote types, and a type
+            # libpg_query does not know reads as a row: read the declaration as written
+            found = declaration(self.body, sql, line)
+            if found is not None:
+                text, default_text = found
         lowered = text.strip().lower()
         file_line = self.fn.body_line + line - 1 if self.fn.body_line else line
-        if kind == "PLpgSQL_rec" or lowered == "record" or lowered.endswith("%rowtype"):
+        row_of = self._row_type(lowered)
+        scalar = (
+            kind == "PLpgSQL_rec"
+            and row_of is None
+            and (_resolve_type(text, self.infos, self.tables) is not None)
+        )
+        if not scalar and (kind == "PLpgSQL_rec" or lowered == "record" or row_of is not None):
             table = None
-            if lowered.endswith("%rowtype"):
-                schema, _, name = lowered[: -len("%rowtype")].strip().rpartition(".")
+            if row_of:
+                schema, _, name = row_of.rpartition(".")
                 table = self.tables.lookup(schema or None, name)
             self.names.by_sql[sql] = Name(spec, "record", table=table)
             return VarDecl(sql, spec, None, text, line=file_line, record=True)
@@ -423,7 +451,25 @@ class _FunctionMapper:
         default = node.get("default_val")
         if default:
             decl.default_source = default.get("PLpgSQL_expr", {}).get("query", "")
+        elif default_text:
+            decl.default_source = default_text
         return decl
+
+    def _row_type(self, lowered: str) -> str | None:
+        """``t%ROWTYPE``, or a table (or composite type) used as a type: the row's table."""
+        if lowered.endswith("%rowtype"):
+            return lowered[: -len("%rowtype")].strip()
+        if not lowered or type_from_sql(lowered) is not None:
+            return None
+        schema, _, name = lowered.rpartition(".")
+        if (
+            self.tables.lookup(schema or None, name) is not None
+            or lowered in self.infos
+            or any(i.name == name for i in self.infos.values())
+        ):
+            return lowered
+        user = self.tables.user_type(lowered)
+        return "" if user is not None and user.kind == "composite" else None
 
     def _columns_in_body(self) -> set[str]:
         """Columns (and their field names) of the entity tables the body names."""
@@ -513,18 +559,21 @@ class _FunctionMapper:
             if source:
                 try:
                     node = ctx.tr.parse_expression(source)
-                    v.default = ctx.tr.render(ctx.tr.node(node))
+                    rendered = ctx.tr.render(ctx.tr.node(node))
                     reads = ctx.tr.reset_mentions()
-                    v.default_needs_assign = bool(reads - earlier) or _reads_columns(v.default)
-                except Untranslatable as exc:
-                    v.default = None
-                    self.notes.append(
-                        Unconverted(
-                            SourcePos(self.fn.pos.file if self.fn.pos else "", v.line, 0),
-                            source,
-                            f"the default of variable {v.spec} was left out: {exc.reason}",
-                        )
+                    v.default_needs_assign = bool(reads - earlier) or _reads_columns(rendered)
+                    v.default = (
+                        rendered if v.default_needs_assign else _enum_label(v.type, rendered)
                     )
+                except Untranslatable as exc:
+                    v.default = None  # set by a raw_sql step where the declare stands
+                    raw = RawSqlStep(
+                        sql=f"{v.sql} := {source};",
+                        reason=f"the default of variable {v.spec}: {exc.reason}",
+                        pos=SourcePos(self.fn.pos.file if self.fn.pos else "", v.line, 0),
+                    )
+                    ctx.meta[id(raw)] = StepMeta([], set(), count=0)
+                    v.default_raw = raw
             earlier.add(v.spec)
 
     def _rejected(self, ctx: MapContext, steps: list[Step]) -> list[tuple[Step, str]]:
@@ -596,6 +645,8 @@ class _FunctionMapper:
 
 
 def _resolve_type(text: str, infos: dict[str, TableInfo], tables: EntityTables):
+    """SpecQL type of a declared type: SQL types, ``table.column%TYPE`` (a key column reads as
+    the uuid it becomes), enum and domain types of the run; None when there is no form."""
     lowered = text.strip().lower()
     if lowered.endswith("%type"):
         parts = lowered[: -len("%type")].strip().split(".")
@@ -611,7 +662,31 @@ def _resolve_type(text: str, infos: dict[str, TableInfo], tables: EntityTables):
             info = next((i for i in infos.values() if i.name == table), None)
         col = info.column(column) if info is not None else None
         return type_from_sql(col.sql_type) if col is not None else None
-    return type_from_sql(text)
+    found = type_from_sql(text)
+    if found is not None:
+        return found
+    user = tables.user_type(lowered)
+    if user is None:
+        return None
+    if user.kind == "enum" and user.values and all(_LABEL.match(v) for v in user.values):
+        try:
+            return parse_type(f"enum({', '.join(user.values)})")
+        except SpecqlError:
+            return None
+    if user.kind == "domain" and user.base is not None:
+        return type_from_sql(user.base.sql_type)
+    return None
+
+
+def _enum_label(t, default: str) -> str:
+    """An enum default is written as the bare label (``'placed'`` -> ``placed``), as the
+    loader reads it."""
+    if t is None or t.kind != "enum":
+        return default
+    text = default.strip()
+    if len(text) > 1 and text[0] == text[-1] == "'" and text[1:-1] in t.values:
+        return text[1:-1]
+    return default
 
 
 def _reads_columns(text: str) -> bool:

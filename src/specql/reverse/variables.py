@@ -30,6 +30,7 @@ from specql.dsl.model import (
     IfStep,
     InsertStep,
     QueryStep,
+    RawSqlStep,
     Step,
     Variable,
     walk_steps,
@@ -136,6 +137,8 @@ def place_declarations(ctx: MapContext, steps: list[Step]) -> list[Step]:
         variables.append(Variable(name=v.spec, type=v.type or _TEXT, default=default))
         if v.default_needs_assign and v.default is not None:
             assigns.append(AssignStep(target=v.spec, expression=v.default))
+        elif v.default_raw is not None:
+            assigns.append(v.default_raw)
     step = DeclareStep(variables=variables)
     if assigns:
         at = 0
@@ -145,7 +148,8 @@ def place_declarations(ctx: MapContext, steps: list[Step]) -> list[Step]:
     if steps and at < len(steps):
         step.pos = steps[at].pos
     for assign in assigns:
-        assign.pos = step.pos
+        if not isinstance(assign, RawSqlStep):
+            assign.pos = step.pos
     return [*steps[:at], step, *assigns, *steps[at:]]
 
 
