@@ -1,22 +1,22 @@
 """Round trip: for every example spec, ``reverse(generate(spec))`` equals the spec in meaning.
 
 The examples are generated with the real :class:`PostgresGenerator` (registry: a copy of the
-shipped one), every generated file is read back with the parse stage, and every action
-function is mapped to steps with :func:`specql.reverse.steps.map_function`. The entities the
-actions are mapped against are the example entities themselves (reversing the tables into
-entities is the entities stage's job, not tested here).
+shipped one), every generated file is read back with the parse stage, the tables become
+entities (:func:`specql.reverse.entities.tables_to_entities`) and every action function is
+mapped to steps against those reversed entities (:func:`specql.reverse.steps.map_function`).
 
-"Equal in meaning" is checked three ways:
+"Equal in meaning" is checked four ways:
 
-1. step by step: same action names, params (name, NOT NULL, default, and type as the generated
-   function sees it: ``email`` and ``text`` are both ``TEXT`` params), and the same steps with
-   every expression compared after PostgreSQL's parser normalised it. Differences that cannot
-   change what the generated function does are normalised on both sides, each listed in
-   :func:`normalise`;
-2. the reversed actions validate, and load back from their canonical YAML unchanged;
-3. generating the reversed entities gives the same function bodies as the originals (the
-   DECLARE section compared as a set: a ``declare`` step may stand anywhere before its first
-   use).
+1. entities: same names, schemas, descriptions and fields (names, types, refs, NOT NULL,
+   defaults, descriptions);
+2. actions step by step: same action names, params (name, NOT NULL, default, and type as the
+   generated function sees it: ``email`` and ``text`` are both ``TEXT`` params), and the same
+   steps with every expression compared after PostgreSQL's parser normalised it. Differences
+   that cannot change what the generated function does are normalised on both sides, each
+   listed in :func:`normalise`;
+3. the reversed specs validate, and load back from their canonical YAML unchanged;
+4. generating the reversed specs gives the same function bodies as the originals (the DECLARE
+   section compared as a set: a ``declare`` step may stand anywhere before its first use).
 """
 
 from __future__ import annotations
@@ -44,6 +44,7 @@ from specql.errors import ErrorLevel
 from specql.generators.postgres.generator import PostgresGenerator
 from specql.generators.postgres.types import param_sql_type
 from specql.reverse.confidence import function_confidence
+from specql.reverse.entities import tables_to_entities
 from specql.reverse.naming import snake
 from specql.reverse.parse import parse_sql_text
 from specql.reverse.steps import entity_tables, map_function
@@ -61,20 +62,28 @@ def round_trip(tmp_path_factory):
     files = PostgresGenerator().generate(originals, load_registry(registry_path))
     module = parse_sql_text("\n".join(f.content for f in files), "generated.sql")
     assert not [e for e in module.errors if e.level is ErrorLevel.ERROR]
-    known = {f"{e.schema}.tb_{snake(e.name)}": e for e in originals}
-    tables = entity_tables(module.tables, known)
+    results = tables_to_entities(
+        [t for t in module.tables if t.schema in {e.schema for e in originals}], module.types
+    )
+    tables = entity_tables(module.tables, results, module.types)
     mapped = {
         (fn.schema, fn.name): map_function(fn, module.tables, tables)
         for fn in module.functions
         if fn.name.startswith(f"fn_{fn.schema}_")
     }
-    reversed_entities = [
-        dataclasses.replace(
-            e,
-            actions=[mapped[(e.schema, f"fn_{e.schema}_{a.name}")].action for a in e.actions],
+    from_tables = {(r.entity.schema, r.entity.name): r.entity for r in results}
+    reversed_entities = []
+    for e in originals:
+        entity = from_tables[(e.schema, e.name)]
+        actions = [
+            m.action
+            for (schema, _), m in mapped.items()
+            if m.entity_hint == (f"{e.schema}.tb_{snake(e.name)}")
+        ]
+        # what the assembly stage adds from the registry / file layout, not from the SQL
+        reversed_entities.append(
+            dataclasses.replace(entity, subdomain=e.subdomain, patterns=e.patterns, actions=actions)
         )
-        for e in originals
-    ]
     return {
         "originals": originals,
         "reversed": reversed_entities,
@@ -200,6 +209,18 @@ def params(action) -> list[tuple]:
 
 
 # --------------------------------------------------------------------------- tests
+
+
+@pytest.mark.parametrize("stem", _ids())
+def test_entities_come_back_with_their_fields_types_and_refs(round_trip, stem):
+    original = next(e for e in round_trip["originals"] if e.pos.file.endswith(f"/{stem}.yaml"))
+    back = next(e for e in round_trip["reversed"] if e.name == original.name)
+    assert (back.name, back.schema, back.description) == (
+        original.name,
+        original.schema,
+        original.description,
+    )
+    assert back.fields == original.fields
 
 
 @pytest.mark.parametrize("stem", _ids())

@@ -135,8 +135,11 @@ class EntityTables:
 
         ``entities`` maps a qualified table name (``crm.tb_contact``) to its entity, or is a
         plain list of entities (matched to ``tables`` by :func:`entity_name_for_table` and
-        schema, else to ``<schema>.tb_<snake name>``). ``tables`` gives the physical columns;
-        without it the columns are those the generator would create.
+        schema, else to ``<schema>.tb_<snake name>``). Instead of an Entity, an item may be the
+        entities stage's result (anything with ``entity``, ``table`` and ``column_fields``): its
+        column -> field map is then used as it is (renamed fields, legacy audit columns).
+        ``tables`` gives the physical columns; without it the columns are those the generator
+        would create.
         """
         infos: dict[str, TableInfo] = {}
         if tables is not None:
@@ -144,17 +147,30 @@ class EntityTables:
             for info in items:
                 infos[info.qualified_name] = info
         pairs: list[tuple[str, Entity]] = []
-        if isinstance(entities, Mapping):
-            pairs = list(entities.items())
-        elif entities is not None:
+        column_maps: dict[str, dict[str, str | None]] = {}
+        items = list(entities.items()) if isinstance(entities, Mapping) else None
+        if items is None and entities is not None:
             by_name = {
                 (i.schema, entity_name_for_table(i.schema, i.name)): q for q, i in infos.items()
             }
+            items = []
             for e in entities:
+                if hasattr(e, "column_fields") and hasattr(e, "table"):
+                    items.append((e.table.qualified_name, e))
+                    continue
                 q = by_name.get((e.schema, e.name)) or f"{e.schema}.tb_{snake(e.name)}"
-                pairs.append((q, e))
+                items.append((q, e))
+        for q, e in items or ():
+            if hasattr(e, "column_fields") and hasattr(e, "entity"):
+                column_maps[q] = dict(e.column_fields)
+                infos.setdefault(q, e.table)
+                e = e.entity
+            pairs.append((q, e))
         entity_by_name = {e.name: e for _, e in pairs}
-        built = [_entity_table(q, e, infos.get(q), infos, entity_by_name) for q, e in pairs]
+        built = [
+            _entity_table(q, e, infos.get(q), infos, entity_by_name, column_maps.get(q))
+            for q, e in pairs
+        ]
         return cls(built, infos, types)
 
 
@@ -164,9 +180,12 @@ def _entity_table(
     info: TableInfo | None,
     infos: Mapping[str, TableInfo],
     entity_by_name: Mapping[str, Entity],
+    column_fields: Mapping[str, str | None] | None = None,
 ) -> EntityTable:
     schema, _, table = qualified.rpartition(".")
     et = EntityTable(schema or None, table, entity)
+    if column_fields is not None and info is not None:
+        return _from_column_fields(et, entity, info, column_fields)
     pk_name = f"pk_{snake(entity.name)}"
     if info is None:  # the generator's own columns
         columns = {pk_name, *FRAMEWORK_COLUMNS}
@@ -192,6 +211,29 @@ def _entity_table(
         if column is not None:
             et.field_by_column[column] = f.name
             et.ref_columns[column] = f.name
+    return et
+
+
+def _from_column_fields(
+    et: EntityTable, entity: Entity, info: TableInfo, column_fields: Mapping[str, str | None]
+) -> EntityTable:
+    """The entities stage said which column is which field (or framework column)."""
+    et.columns = {c.name for c in info.columns}
+    for column, name in column_fields.items():
+        if name is None:
+            continue
+        if name == "pk":
+            et.pk = column
+            if column == f"pk_{snake(entity.name)}":
+                et.field_by_column[column] = column
+            continue
+        if name == "id" and column != "id":
+            et.pk = et.pk or column  # a legacy surrogate key: other tables' keys point at it
+        et.field_by_column[column] = name
+        fld = entity.field_named(name)
+        if fld is not None and fld.type.kind == "ref":
+            et.ref_columns[column] = name
+            et.ref_targets[name] = fld.type.target or ""
     return et
 
 

@@ -994,6 +994,7 @@ def _insert(ctx: MapContext, ins: ast.InsertStmt, target, new_id: ast.Node | Non
     values: dict[str, str] = {}
     for column, value in zip(columns, rows[0], strict=True):
         spec = et.spec_column(column)
+        role = spec or column
         if isinstance(value, ast.SetToDefault):
             continue
         if column == "id" or (spec == "id" and column == et.pk):
@@ -1003,18 +1004,18 @@ def _insert(ctx: MapContext, ins: ast.InsertStmt, target, new_id: ast.Node | Non
                 raise Untranslatable(f"INSERT sets the key column {column}")
             values["id"] = ctx.tr.render(ctx.tr.node(value))
             continue
-        if column == "tenant_id":
+        if role == "tenant_id":
             if ctx.tr.is_tenant_param(value):
                 continue
             raise Untranslatable("INSERT sets tenant_id to something else than the tenant")
-        if column == "identifier":
+        if role == "identifier":
             if isinstance(value, ast.TypeCast) and _is_new_id(value.arg):
                 continue
             values["identifier"] = ctx.tr.render(ctx.tr.node(value))
             continue
-        if column in ("created_at", "updated_at") and is_now(value):
+        if role in ("created_at", "updated_at") and is_now(value):
             continue
-        if column == "deleted_at" and isinstance(value, ast.A_Const) and value.isnull:
+        if role == "deleted_at" and isinstance(value, ast.A_Const) and value.isnull:
             continue
         if spec is None or spec in FRAMEWORK_COLUMNS or column == et.pk:
             raise Untranslatable(f"INSERT sets {column}, which is not a field of {et.entity.name}")
@@ -1088,14 +1089,15 @@ def _update(ctx: MapContext, upd: ast.UpdateStmt) -> list[Step]:
         if target.indirection or isinstance(target.val, ast.MultiAssignRef):
             raise Untranslatable("UPDATE … SET (a, b) = … or of a part of a column")
         column = target.name
-        if column == "updated_at" and is_now(target.val):
+        spec = et.spec_column(column)
+        role = spec or column  # what the column is for the framework (a legacy last_update
+        if role == "updated_at" and is_now(target.val):  # reads as updated_at)
             continue
-        if column == "deleted_at":
+        if role == "deleted_at":
             if is_now(target.val):
                 soft_delete = True
                 continue
             raise Untranslatable("UPDATE sets deleted_at to something else than now()")
-        spec = et.spec_column(column)
         if spec is None or spec in FRAMEWORK_COLUMNS or column == et.pk:
             raise Untranslatable(f"UPDATE sets {column}, which is not a field of {et.entity.name}")
         value = target.val
