@@ -1,7 +1,8 @@
-"""Helpers for the steps-stage tests: SQL text -> mapped functions.
+"""Helpers for the steps-stage tests: SQL text -> mapped functions, golden files.
 
-``entities_for`` is a minimal stand-in for the entities stage (TableInfo -> Entity) so the
-steps tests do not depend on it: every table is an entity named by
+Functions are mapped against the entities the entities stage makes of the tables (as the
+pipeline does). ``entities_for`` is a minimal stand-in for that stage (kept for measuring the
+steps stage alone, e.g. on a corpus): every table is an entity named by
 :func:`specql.reverse.naming.entity_name_for_table`; columns become fields of the SQL type's
 SpecQL type (unknown types: text), a single-column foreign key ``x_id``/``fk_x``/``x`` becomes
 ``x: ref(Target)``, the primary key and the framework columns are left out.
@@ -17,6 +18,7 @@ import yaml
 from specql.dsl.dumper import to_data
 from specql.dsl.model import RESERVED_FIELD_NAMES, Entity, Field, TypeRef
 from specql.reverse.confidence import function_confidence
+from specql.reverse.entities import tables_to_entities
 from specql.reverse.naming import SQL_RESERVED_WORDS, entity_name_for_table
 from specql.reverse.parse import parse_sql_text
 from specql.reverse.sqltypes import type_from_sql
@@ -56,10 +58,15 @@ def entities_for(tables) -> dict[str, Entity]:
     return out
 
 
+def real_entities(tables, types):
+    """The entities stage's results for the tables (what the pipeline maps against)."""
+    return tables_to_entities(tables, types)
+
+
 def map_sql(text: str, source: str = "fixture.sql"):
     """(module, {function name: MappedFunction}) for SQL text."""
     module = parse_sql_text(text, source)
-    known = entity_tables(module.tables, entities_for(module.tables), module.types)
+    known = entity_tables(module.tables, real_entities(module.tables, module.types), module.types)
     mapped = {fn.name: map_function(fn, module.tables, known) for fn in module.functions}
     return module, mapped
 
@@ -81,8 +88,10 @@ def map_fixture(name: str):
     path = FIXTURES / f"{name}.sql"
     module = parse_sql_text(path.read_text(encoding="utf-8"), f"steps/{path.name}")
     tables = [*schema.tables, *module.tables]
-    entities = entities_for(tables)
-    known = entity_tables(tables, entities, [*schema.types, *module.types])
+    types = [*schema.types, *module.types]
+    results = real_entities(tables, types)
+    entities = {r.table.qualified_name: r.entity for r in results}
+    known = entity_tables(tables, results, types)
     mapped = [map_function(fn, tables, known) for fn in module.functions]
     return entities, known, mapped
 
