@@ -130,7 +130,18 @@ def map_function(
     fdict = _function_dict(fn.plpgsql)
     if fn.parse_path == "raw" or fdict is None:
         return _map_raw(fn)
-    return _FunctionMapper(fn, fdict, et, infos).run()
+    try:
+        return _FunctionMapper(fn, fdict, et, infos).run()
+    except RecursionError:  # a body nested deeper than Python's stack: keep it whole
+        body = (fn.body or "").strip()
+        whole = dataclasses.replace(
+            fn,
+            parse_error="nested too deeply to map",
+            raw_statements=[(body, SourcePos(fn.pos.file, fn.body_line, 0))] if body else [],
+        )
+        mapped = _map_raw(whole)
+        mapped.function = fn
+        return mapped
 
 
 def _function_dict(plpgsql) -> dict | None:
