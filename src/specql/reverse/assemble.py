@@ -79,6 +79,7 @@ class EntitySource:
     table: str  # qualified table name, as the steps stage names it
     entity: m.Entity
     notes: list[str] = field(default_factory=list)
+    result: object = None  # the entities stage's EntityResult (column -> field map), if any
 
 
 @dataclass

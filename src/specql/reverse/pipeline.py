@@ -16,8 +16,9 @@
    :func:`~specql.dsl.write_specs` (unchanged files are not touched; specs an earlier run wrote
    that this run no longer makes are removed).
 
-``jobs > 1`` uses a process pool (``spawn``) for stages 1 and 3; results are gathered in file
-order, so the specs and the report (timings aside) are the same as with ``jobs=1``.
+``jobs > 1`` uses a process pool for stages 1 and 3 (``fork`` when no other thread runs, else
+``spawn``); results are gathered in file order, so the specs and the report (timings aside)
+are the same as with ``jobs=1``.
 
 Resume: after each file of stage 3 the file's results are appended to the journal in the
 output directory (:mod:`specql.reverse.state`); ``resume=True`` skips the files the journal
@@ -32,6 +33,8 @@ import hashlib
 import json
 import multiprocessing
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -159,10 +162,13 @@ def build_entities(tables: list[TableInfo], types: list[TypeInfo]) -> list[Entit
                 renamed[(entity.schema, entity.name)] = name
             entity = dataclasses.replace(entity, name=name)
         names.add(entity.name)
-        sources.append(EntitySource(table.qualified_name, entity, notes))
+        sources.append(EntitySource(table.qualified_name, entity, notes, result))
     if renamed:
         for source in sources:
             source.entity = _renamed_refs(source.entity, renamed)
+    for source in sources:  # the steps stage reads the final entity with its column map
+        if source.result is not None and source.result.entity is not source.entity:
+            source.result = dataclasses.replace(source.result, entity=source.entity)
     return sources
 
 
@@ -212,14 +218,15 @@ class MapContext:
     """What every function of a run is mapped against (sent once to each worker)."""
 
     tables: dict[str, TableInfo]
-    entities: dict[str, m.Entity]  # qualified table -> entity
+    entities: list  # the entities stage's results (entity + column -> field map), per table
+    types: list[TypeInfo] = field(default_factory=list)
     _lookup: object = field(default=None, repr=False)
 
     def lookup(self):
         if self._lookup is None:
             from specql.reverse.steps import entity_tables
 
-            self._lookup = entity_tables(self.tables, self.entities)
+            self._lookup = entity_tables(self.tables, self.entities, self.types)
         return self._lookup
 
 
@@ -229,6 +236,15 @@ _WORKER_CONTEXT: MapContext | None = None
 def _init_worker(context: MapContext) -> None:
     global _WORKER_CONTEXT
     _WORKER_CONTEXT = context
+
+
+_INHERITED: tuple[list[ParsedFile], MapContext] | None = None  # for forked map workers
+
+
+def _map_inherited(index: int) -> tuple[int, list[FunctionOutcome]]:
+    assert _INHERITED is not None, "only in a worker forked by map_all"
+    parsed, context = _INHERITED
+    return index, map_functions(parsed[index].module.functions, context)
 
 
 def _map_in_worker(index: int, functions: list[FunctionInfo]) -> tuple[int, list[FunctionOutcome]]:
@@ -415,9 +431,7 @@ class _Run:
 
     def pool(self) -> cf.ProcessPoolExecutor:
         if self._pool is None:
-            self._pool = cf.ProcessPoolExecutor(
-                max_workers=self.jobs, mp_context=multiprocessing.get_context("spawn")
-            )
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=_mp_context())
         return self._pool
 
     def close(self) -> None:
@@ -447,13 +461,25 @@ class _Run:
         done = total - sum(len(parsed[i].module.functions) for i in todo)
         self.tell("map", done, total, "")
         if self.jobs > 1 and len(todo) > 1:
-            with cf.ProcessPoolExecutor(
-                max_workers=self.jobs,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_init_worker,
-                initargs=(context,),
-            ) as pool:
-                futures = [pool.submit(_map_in_worker, i, parsed[i].module.functions) for i in todo]
+            global _INHERITED
+            mp = _mp_context()
+            if mp.get_start_method() == "fork":
+                # Forked workers have the parsed files already: send indexes, not ASTs.
+                _INHERITED = (parsed, context)
+                pool = cf.ProcessPoolExecutor(max_workers=self.jobs, mp_context=mp)
+                submit = lambda i: pool.submit(_map_inherited, i)  # noqa: E731
+            else:
+                pool = cf.ProcessPoolExecutor(
+                    max_workers=self.jobs,
+                    mp_context=mp,
+                    initializer=_init_worker,
+                    initargs=(context,),
+                )
+                submit = lambda i: pool.submit(  # noqa: E731
+                    _map_in_worker, i, parsed[i].module.functions
+                )
+            with pool:
+                futures = [submit(i) for i in todo]
                 for future in cf.as_completed(futures):
                     try:
                         i, result = future.result()
@@ -464,6 +490,7 @@ class _Run:
                     self.finished(parsed[i], result, fingerprint)
                     done += len(result)
                     self.tell("map", done, total, parsed[i].path)
+            _INHERITED = None
         else:
             for i in todo:
                 result = map_functions(parsed[i].module.functions, context)
@@ -498,6 +525,16 @@ class _Run:
             "outcomes": [st.encode(o) for o in outcomes],
         }
         self.journal.append(pf.record)
+
+
+def _mp_context():
+    """``fork`` where it is safe (POSIX, no other thread running: workers start at once and
+    inherit the imported stages), else ``spawn`` (which re-imports the caller's main module:
+    scripts calling ``reverse(jobs=N)`` need the ``if __name__ == "__main__":`` guard)."""
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and sys.platform != "darwin" and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    return multiprocessing.get_context("spawn")
 
 
 def _fingerprint(modules: Iterable[SqlModule]) -> str:
@@ -725,7 +762,8 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
     lap("entities")
     context = MapContext(
         tables={t.qualified_name: t for t in tables},
-        entities={s.table: s.entity for s in entity_sources},
+        entities=[s.result if s.result is not None else s.entity for s in entity_sources],
+        types=types,
     )
     per_file = run.map_all(parsed, context, fingerprint)
     outcomes = [o for result in per_file for o in result]

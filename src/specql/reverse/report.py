@@ -460,7 +460,7 @@ def render_html(report: ReverseReport) -> str:
     return "".join(
         [
             '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">',
-            f'<meta http-equiv="Content-Security-Policy" content="{_e(csp)}">',
+            f'<meta http-equiv="Content-Security-Policy" content="{csp}">',  # ours, no quote
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             "<title>specql reverse report</title>",
             f"<style>{_STYLE}</style></head><body>",
