@@ -8,10 +8,25 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-_API = {"load", "validate", "dump", "generate", "apply", "SpecqlError", "SpecqlErrors"}
+_API = {
+    "load",
+    "validate",
+    "dump",
+    "generate",
+    "apply",
+    "reverse",
+    "SpecqlError",
+    "SpecqlErrors",
+}
 
 
 def __getattr__(name: str):
+    if name == "reverse":
+        # The subpackage is callable (specql.reverse(...) runs the pipeline); importing it
+        # binds it here, so the name means the same whether or not it was imported before.
+        import specql.reverse as package
+
+        return package
     if name in _API:
         from specql import api
 

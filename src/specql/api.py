@@ -6,6 +6,9 @@
     >>> report = specql.apply("build/example", embedded=True)
     >>> report.counts()["tables"]
     10
+    >>> rev = specql.reverse(["examples/legacy"], out_dir="build/legacy-specs")
+    >>> rev.ok, rev.summary()["functions"]
+    (True, 15)
 
 Paths may be spec files or directories (searched recursively for ``*.yaml`` / ``*.yml``).
 Problems a user can fix raise :class:`SpecqlError` (``file:line:col: message``).
@@ -26,6 +29,7 @@ __all__ = [
     "dump",
     "generate",
     "load",
+    "reverse",
     "spec_files",
     "validate",
 ]
@@ -199,3 +203,41 @@ def apply(out_dir: PathLike, dsn: str | None = None, embedded: bool = False):
         with embedded_server() as uri:
             return apply_manifest(out_dir, uri)
     return apply_manifest(out_dir, dsn)
+
+
+def reverse(
+    paths: PathLike | Iterable[PathLike] | None = None,
+    out_dir: PathLike | None = None,
+    *,
+    dsn: str | None = None,
+    schemas: Iterable[str] | None = None,
+    jobs: int = 1,
+    resume: bool = False,
+    progress: Callable[[str, int, int, str], None] | None = None,
+    report_path: PathLike | None = None,
+    html_path: PathLike | None = None,
+):
+    """Reverse-engineer legacy SQL into specs: ``.sql`` files and directories at ``paths``, or
+    the live database at ``dsn`` (``schemas`` limits which). One spec per entity is written to
+    ``out_dir``; the JSON report to ``report_path`` and an HTML page to ``html_path`` if given.
+
+    Returns a :class:`~specql.reverse.report.ReverseReport` (``report.ok`` is False when a file
+    failed or a spec could not be made valid; each problem is one line of ``report.errors``).
+    ``jobs`` > 1 parses and maps files in that many processes (same result); ``resume`` skips
+    the files an interrupted earlier run into the same ``out_dir`` already finished.
+    ``progress(stage, done, total, item)`` is called as files are parsed and mapped.
+    A missing path or a bad argument raises SpecqlError.
+    """
+    from specql.reverse.pipeline import reverse as run_reverse
+
+    return run_reverse(
+        paths,
+        out_dir,
+        dsn=dsn,
+        schemas=schemas,
+        jobs=jobs,
+        resume=resume,
+        progress=progress,
+        report_path=report_path,
+        html_path=html_path,
+    )

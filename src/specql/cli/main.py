@@ -126,6 +126,7 @@ def cli(ctx: click.Context, debug: bool) -> None:
       specql validate examples
       specql generate examples --target postgres -o build/example
       specql apply build/example --embedded
+      specql reverse examples/legacy -o build/legacy-specs --html build/legacy-report.html
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
@@ -272,6 +273,222 @@ def apply_cmd(out_dir: str, dsn: str | None, embedded: bool, as_json: bool) -> N
         click.echo(head + lines[0])
         for line in lines[1:]:
             click.echo(" " * len(head) + line)
+
+
+# --------------------------------------------------------------------------- reverse
+
+# Rows of the function table printed on stdout; the report has all of them.
+REVERSE_TABLE_ROWS = 40
+REVERSE_WARNINGS_SHOWN = 20
+
+
+class _ReverseProgress:
+    """A progress bar per stage (parse, map) on stderr, when stderr is a terminal."""
+
+    LABELS = {
+        "parse": "parsing files",
+        "map": "mapping functions",
+        "assemble": "assembling",
+        "write": "writing specs",
+    }
+
+    def __init__(self) -> None:
+        self.console = _stderr()
+        self.progress = None
+        self.tasks: dict[str, object] = {}
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeElapsedColumn,
+            )
+            from rich.table import Column
+
+            self.progress = Progress(
+                TextColumn("{task.description}", table_column=Column(width=18, no_wrap=True)),
+                BarColumn(bar_width=30),
+                MofNCompleteColumn(table_column=Column(min_width=11, no_wrap=True)),
+                TimeElapsedColumn(table_column=Column(min_width=7, no_wrap=True)),
+                TextColumn("[dim]{task.fields[item]}", table_column=Column(ratio=1, no_wrap=True)),
+                console=self.console,
+                transient=False,
+                auto_refresh=False,  # no refresh thread: worker processes can be forked
+            )
+            self.progress.__enter__()
+        return self
+
+    def __call__(self, stage: str, done: int, total: int, item: str) -> None:
+        if self.progress is None:
+            return
+        task = self.tasks.get(stage)
+        if task is None:
+            task = self.progress.add_task(self.LABELS.get(stage, stage), total=total, item="")
+            self.tasks[stage] = task
+        shown = item if len(item) <= 30 else "…" + item[-29:]
+        self.progress.update(task, completed=done, total=total, item=shown)
+        self.progress.refresh()
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+def _print_reverse(report, out_dir: str | None) -> None:
+    from rich import box
+    from rich.table import Table
+
+    console = Console(highlight=False, width=None if _stdout_is_terminal() else 120)
+    s = report.summary()
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
+    table.add_column("function", no_wrap=True)
+    table.add_column("spec", no_wrap=True)
+    table.add_column("conf", justify="right", no_wrap=True)
+    table.add_column("triage", no_wrap=True)
+    table.add_column("steps", justify="right", no_wrap=True)
+    table.add_column("patterns", overflow="fold")
+    for fn in report.functions[:REVERSE_TABLE_ROWS]:
+        spec = (fn.entity or "").rpartition(".")[2] or "(not written)"
+        converted = (
+            f"{fn.statements_converted}/{fn.statements_total}" if fn.statements_total else "-"
+        )
+        table.add_row(
+            fn.name,
+            spec,
+            f"{fn.confidence:.2f}",
+            fn.triage,
+            converted,
+            ", ".join(p.pattern for p in fn.patterns),
+        )
+    if report.functions:
+        console.print(table)
+    hidden = len(report.functions) - REVERSE_TABLE_ROWS
+    if hidden > 0:
+        console.print(f"… {hidden} more function(s) in the report (--report FILE, --html FILE)")
+    triage = s["triage"]
+    lines = [
+        f"files       {s['files']:>5}  ({s['files_failed']} failed, {s['files_resumed']} resumed)",
+        f"functions   {s['functions']:>5}  auto-accept {triage['auto-accept']}, spot-check "
+        f"{triage['spot-check']}, must-review {triage['must-review']}; "
+        f"avg confidence {s['avg_confidence']:.2f}",
+        f"statements  {s['statements_total']:>5}  {s['converted_pct']}% converted to steps",
+        f"specs       {s['entities']:>5}  written to {out_dir}"
+        if out_dir
+        else f"specs       {s['entities']:>5}",
+    ]
+    for line in lines:
+        console.print(line, markup=False)
+
+
+def _stdout_is_terminal() -> bool:
+    return Console().is_terminal
+
+
+@cli.command("reverse")
+@click.argument("paths", nargs=-1, metavar="PATH...")
+@click.option(
+    "--output",
+    "-o",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write one spec per entity to (<schema>/<entity>.yaml).",
+)
+@click.option("--dsn", help="Read a live database instead of files: postgresql://user@host/db.")
+@click.option(
+    "--schema",
+    "schemas",
+    multiple=True,
+    help="With --dsn: only this schema (repeat for several; default: all user schemas).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON on stdout.")
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False), help="Write the JSON report here."
+)
+@click.option(
+    "--html", "html_path", type=click.Path(dir_okay=False), help="Write an HTML report here."
+)
+@click.option(
+    "--jobs",
+    "-j",
+    default=1,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Parse and map files in this many processes (same result as 1).",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Skip the files an interrupted earlier run into the same -o directory finished.",
+)
+def reverse_cmd(
+    paths: tuple[str, ...],
+    out_dir: str,
+    dsn: str | None,
+    schemas: tuple[str, ...],
+    as_json: bool,
+    report_path: str | None,
+    html_path: str | None,
+    jobs: int,
+    resume: bool,
+) -> None:
+    """Reverse-engineer legacy SQL (.sql files, directories, or a live database) into specs.
+
+    Writes one YAML spec per entity (functions go to the entity whose table they write
+    most; the others to a <Schema>Functions module spec) and reports, per function, the
+    confidence, triage, detected patterns and what stayed raw SQL and why. A broken file
+    does not stop the batch: each problem is one line on stderr and in the report. Exits 0
+    when everything converted without error, 1 when a file failed or a spec could not be
+    made valid.
+
+    \b
+    Examples:
+      specql reverse examples/legacy -o build/legacy-specs --html build/legacy-report.html
+      specql reverse legacy/ -o specs/ --jobs 4 --report reverse.json --resume
+      specql reverse --dsn postgresql://app@localhost/legacy --schema shop -o specs/ --json
+    """
+    if bool(paths) == bool(dsn):
+        raise click.UsageError("give PATH... (.sql files or directories) or --dsn URI, not both")
+    if schemas and not dsn:
+        raise click.UsageError("--schema needs --dsn")
+    with _ReverseProgress() as progress:
+        report = api.reverse(
+            list(paths) if paths else None,
+            out_dir,
+            dsn=dsn,
+            schemas=list(schemas) or None,
+            jobs=jobs,
+            resume=resume,
+            progress=progress,
+            report_path=report_path,
+            html_path=html_path,
+        )
+    ctx = click.get_current_context()
+    for line in report.errors:
+        click.echo(line, err=True)
+    for line in report.warnings[:REVERSE_WARNINGS_SHOWN]:
+        click.echo(line, err=True)
+    if len(report.warnings) > REVERSE_WARNINGS_SHOWN:
+        more = len(report.warnings) - REVERSE_WARNINGS_SHOWN
+        click.echo(f"… {more} more warning(s) in the report", err=True)
+    if as_json:
+        _emit_json(report.to_dict())
+    else:
+        _print_reverse(report, out_dir)
+        for label, path in (("report", report_path), ("html", html_path)):
+            if path:
+                click.echo(f"{label:<11} {path}")
+    if not report.ok:
+        failed = report.summary()
+        click.echo(
+            f"reverse: {failed['errors']} error(s) ({failed['files_failed']} file(s) failed, "
+            f"{failed['functions_failed']} function(s) not made valid); see above",
+            err=True,
+        )
+        ctx.exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:
