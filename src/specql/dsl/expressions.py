@@ -8,17 +8,22 @@ a parameter is a ``ColumnRef`` whose single name starts with ``$``.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import TypeVar
 
 import pglast
 from pglast import ast
 from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.stream import RawStream
-from pglast.visitors import Visitor
+from pglast.visitors import Ancestor
 
 from specql.errors import SourcePos, SpecqlError
 
 PARAM_PREFIX = "$"
+
+NodeT = TypeVar("NodeT", bound=ast.Node)
 
 # pglast's C parser and its AST conversion recurse per nesting level and crash the process (a
 # segfault, not an exception) somewhere past ~30,000 levels; specs are untrusted input, so no
@@ -152,31 +157,45 @@ def _error(message: str, text: str, offset: int | None, pos: SourcePos | None) -
     return SpecqlError(f"{message} in {text!r}", SourcePos(base.file, base.line, col))
 
 
-def _parse(sql: str, original: str, prefix_len: int, pos: SourcePos | None):
-    if len(original) > MAX_EXPRESSION_CHARS:
+# Each spec text is parsed by the loader, the validator and the generator, and many texts
+# recur across entities and actions ("status = 'draft'", "id = $id"): the parse of a text is
+# kept (the most recent ones). parse_expression/parse_statement hand out a copy, the caller's
+# to rewrite, which costs a fraction of a parse (that builds every node through pglast's
+# validating __setattr__); readers that change nothing can have the kept tree itself
+# (read_expression/read_statement). 4096 texts (200 entities of 5 actions have about 600
+# distinct ones) hold about 10 MB of typical queries.
+PARSE_CACHE_SIZE = 4096
+
+
+def _parse_sql(prefix: str, text: str) -> tuple[ast.RawStmt, ...]:
+    return pglast.parse_sql(prefix + quote_params(text))
+
+
+# Errors are not kept: they are raised again on every call.
+_parse_cached = lru_cache(maxsize=PARSE_CACHE_SIZE)(_parse_sql)
+
+
+def _statement(prefix: str, text: str, pos: SourcePos | None, parse=_parse_cached) -> ast.Node:
+    if len(text) > MAX_EXPRESSION_CHARS:
         raise _error(
-            f"SQL text longer than {MAX_EXPRESSION_CHARS} characters", original[:40] + "...", 0, pos
+            f"SQL text longer than {MAX_EXPRESSION_CHARS} characters", text[:40] + "...", 0, pos
         )
     try:
-        stmts = pglast.parse_sql(sql)
+        stmts = parse(prefix, text)
     except RecursionError:
-        raise _error("SQL nested too deeply", original[:40] + "...", 0, pos) from None
+        raise _error("SQL nested too deeply", text[:40] + "...", 0, pos) from None
     except pglast.parser.ParseError as exc:
         # pglast gives the 0-based character offset of the error as the second argument.
         location = exc.args[1] if len(exc.args) > 1 and isinstance(exc.args[1], int) else None
-        offset = max(0, location - prefix_len) if location is not None else None
-        raise _error(f"invalid SQL: {exc.args[0]}", original, offset, pos) from None
+        offset = max(0, location - len(prefix)) if location is not None else None
+        raise _error(f"invalid SQL: {exc.args[0]}", text, offset, pos) from None
     if len(stmts) != 1:
-        raise _error("expected exactly one statement", original, 0, pos)
+        raise _error("expected exactly one statement", text, 0, pos)
     return stmts[0].stmt
 
 
-def parse_expression(text: str, pos: SourcePos | None = None) -> ast.Node:
-    """Parse one SQL expression (with ``$params``) and return its AST node."""
-    if not isinstance(text, str) or not text.strip():
-        raise _error("empty expression", str(text), 0, pos)
-    prefix = "SELECT "
-    stmt = _parse(prefix + quote_params(text), text, len(prefix), pos)
+def _expression(text: str, pos: SourcePos | None, parse=_parse_cached) -> ast.Node:
+    stmt = _statement("SELECT ", text, pos, parse)
     if (
         not isinstance(stmt, ast.SelectStmt)
         or stmt.fromClause
@@ -188,11 +207,149 @@ def parse_expression(text: str, pos: SourcePos | None = None) -> ast.Node:
     return stmt.targetList[0].val
 
 
-def parse_statement(text: str, pos: SourcePos | None = None, prefix: str = "") -> ast.Node:
-    """Parse one SQL statement (``prefix`` is prepended, e.g. ``"UPDATE "``)."""
+_set_slot = object.__setattr__
+_Node = ast.Node
+
+
+def _copy(node: ast.Node) -> ast.Node:
+    """A deep copy of an AST node: nodes and tuples are copied, other values (str, int, enums,
+    None) are immutable and shared.
+
+    Slots are set directly: the values were validated when the original was built.
+    ``ancestors`` is not copied; the deparser sets it on the tree it prints.
+    """
+    cls = type(node)
+    new = cls.__new__(cls)
+    for name in cls.__slots__:
+        value = getattr(node, name)
+        if type(value) is tuple:
+            value = _copy_tuple(value)
+        elif isinstance(value, _Node):
+            value = _copy(value)
+        _set_slot(new, name, value)
+    return new
+
+
+def _copy_tuple(items: tuple) -> tuple:
+    return tuple(
+        [
+            _copy_tuple(item)
+            if type(item) is tuple
+            else _copy(item)
+            if isinstance(item, _Node)
+            else item
+            for item in items
+        ]
+    )
+
+
+def new_node(cls: type[NodeT], **fields) -> NodeT:
+    """``cls(**fields)`` without pglast's per-attribute checks and coercions (its __setattr__
+    costs about a microsecond per attribute, and compiling an action builds thousands of
+    nodes). Only for values already in their final form: tuples (not lists), enum members,
+    bools, strings, nodes; attributes not given are None, as with ``cls()``."""
+    if not fields.keys() <= cls.__slots__.keys():
+        unknown = ", ".join(sorted(fields.keys() - cls.__slots__.keys()))
+        raise TypeError(f"{cls.__name__} has no attribute {unknown}")
+    node = cls.__new__(cls)
+    for name in cls.__slots__:
+        _set_slot(node, name, fields.get(name))
+    return node
+
+
+def _check_text(text: str, what: str, pos: SourcePos | None) -> None:
     if not isinstance(text, str) or not text.strip():
-        raise _error("empty statement", str(text), 0, pos)
-    return _parse(prefix + quote_params(text), text, len(prefix), pos)
+        raise _error(f"empty {what}", str(text), 0, pos)
+
+
+def parse_expression(text: str, pos: SourcePos | None = None) -> ast.Node:
+    """Parse one SQL expression (with ``$params``) and return its AST node (the caller's own:
+    free to change)."""
+    _check_text(text, "expression", pos)
+    try:
+        return _copy(_expression(text, pos))
+    except RecursionError:  # deeper than the copy recurses: a parse of its own
+        return _expression(text, pos, parse=_parse_sql)
+
+
+def parse_statement(text: str, pos: SourcePos | None = None, prefix: str = "") -> ast.Node:
+    """Parse one SQL statement (``prefix`` is prepended, e.g. ``"UPDATE "``); the AST is the
+    caller's own."""
+    _check_text(text, "statement", pos)
+    try:
+        return _copy(_statement(prefix, text, pos))
+    except RecursionError:
+        return _statement(prefix, text, pos, parse=_parse_sql)
+
+
+def read_expression(text: str, pos: SourcePos | None = None) -> ast.Node:
+    """:func:`parse_expression` for readers: the kept tree itself, shared with every other
+    caller, so it must not be changed, nor deparsed (that sets the nodes' ``ancestors``)."""
+    _check_text(text, "expression", pos)
+    return _expression(text, pos)
+
+
+def read_statement(text: str, pos: SourcePos | None = None, prefix: str = "") -> ast.Node:
+    """:func:`parse_statement` for readers; the same terms as :func:`read_expression`."""
+    _check_text(text, "statement", pos)
+    return _statement(prefix, text, pos)
+
+
+def _walk(root, track: bool = False):
+    """Every AST node under ``root`` (a node or a tuple of them), as ``(node, ancestors)``, in
+    the breadth-first order of :class:`pglast.visitors.Visitor`; ``ancestors`` is the node's
+    :class:`~pglast.visitors.Ancestor` chain as the Visitor builds it, or None unless
+    ``track``.
+
+    A plain loop instead of a Visitor: the Visitor reflects over its own methods (``inspect``)
+    on every call, which cost more than the walks specs need (name collection, the deparser's
+    ancestor links).
+    """
+    if not isinstance(root, _Node | tuple):
+        raise ValueError("Bad argument, expected a ast.Node instance or a tuple")
+    todo = deque([(root, Ancestor() if track else None)])
+    push, pop = todo.append, todo.popleft
+    while todo:
+        value, ancestors = pop()
+        if isinstance(value, _Node):
+            yield value, ancestors
+            for member in value.__slots__:
+                child = getattr(value, member)
+                if isinstance(child, _Node | tuple):
+                    push((child, Ancestor(ancestors, value, member) if track else None))
+            continue
+        # As in the Visitor, the nodes of a dequeued tuple are visited right away (the same
+        # steps as above, inlined: this loop is hot) and a tuple inside it has its items queued.
+        for i, item in enumerate(value):
+            item_ancestors = Ancestor(ancestors, value, i) if track else None
+            if isinstance(item, _Node):
+                yield item, item_ancestors
+                for member in item.__slots__:
+                    child = getattr(item, member)
+                    if isinstance(child, _Node | tuple):
+                        push((child, Ancestor(item_ancestors, item, member) if track else None))
+            elif isinstance(item, tuple):
+                for j, child in enumerate(item):
+                    if isinstance(child, _Node | tuple):
+                        push((child, Ancestor(item_ancestors, item, j) if track else None))
+
+
+def _populate_ancestors(root: ast.Node) -> None:
+    """Set ``ancestors`` on every node under ``root``, which the deparser's printers read,
+    exactly as :func:`pglast.visitors.populate_ancestors` does for ``(root,)`` (same chains,
+    same order, so even a node that appears twice ends with the same chain)."""
+    for node, ancestors in _walk((root,), track=True):
+        _set_slot(node, "ancestors", ancestors)
+
+
+class _Stream(RawStream):
+    """pglast's RawStream printing one node, with :func:`_populate_ancestors`."""
+
+    def __call__(self, node: ast.Node) -> str:
+        _populate_ancestors(node)
+        if not (isinstance(node, ast.RawStmt) and node.stmt is None):
+            self.print_node(node)
+        return self.getvalue()
 
 
 def deparse(node: ast.Node) -> str:
@@ -202,7 +359,9 @@ def deparse(node: ast.Node) -> str:
     recursion; callers that know where the text came from re-raise it there.
     """
     try:
-        return RawStream()(node)
+        if isinstance(node, ast.Node):
+            return _Stream()(node)
+        return RawStream()(node)  # a tuple of statements: separators between them
     except RecursionError:
         raise SpecqlError("SQL nested too deeply to rewrite") from None
 
@@ -223,38 +382,23 @@ class References:
     aliases: set[str] = field(default_factory=set)  # range aliases defined in the query
 
 
-class _RefCollector(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.refs = References()
-
-    def visit_ColumnRef(self, ancestors, node):
-        parts = []
-        for f in node.fields:
-            if isinstance(f, ast.String):
-                parts.append(f.sval)
-            else:  # A_Star
-                parts.append("*")
-        if len(parts) == 1 and parts[0].startswith(PARAM_PREFIX):
-            self.refs.params.add(parts[0][1:])
-        else:
-            self.refs.columns.add(tuple(parts))
-
-    def visit_FuncCall(self, ancestors, node):
-        self.refs.functions.add(".".join(n.sval for n in node.funcname))
-
-    def visit_RangeVar(self, ancestors, node):
-        self.refs.tables.add(
-            f"{node.schemaname}.{node.relname}" if node.schemaname else node.relname
-        )
-        if node.alias is not None:
-            self.refs.aliases.add(node.alias.aliasname)
-
-
 def references(node: ast.Node) -> References:
-    collector = _RefCollector()
-    collector(node)
-    return collector.refs
+    refs = References()
+    for n, _ in _walk(node):
+        kind = type(n)
+        if kind is ast.ColumnRef:
+            parts = tuple(f.sval if isinstance(f, ast.String) else "*" for f in n.fields)
+            if len(parts) == 1 and parts[0].startswith(PARAM_PREFIX):
+                refs.params.add(parts[0][1:])
+            else:
+                refs.columns.add(parts)
+        elif kind is ast.FuncCall:
+            refs.functions.add(".".join(name.sval for name in n.funcname))
+        elif kind is ast.RangeVar:
+            refs.tables.add(f"{n.schemaname}.{n.relname}" if n.schemaname else n.relname)
+            if n.alias is not None:
+                refs.aliases.add(n.alias.aliasname)
+    return refs
 
 
 @dataclass
@@ -284,32 +428,22 @@ class QueryShape:
     outputs: list[str | None] | None = None
 
 
-class _ShapeCollector(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.shape = QueryShape()
-
-    def visit_RangeVar(self, ancestors, node):
-        alias = node.alias.aliasname if node.alias is not None else None
-        self.shape.relations.append(Relation(node.schemaname, node.relname, alias))
-
-    def visit_CommonTableExpr(self, ancestors, node):
-        self.shape.ctes.add(node.ctename)
-
-    def visit_RangeSubselect(self, ancestors, node):
-        self._opaque(node.alias)
-
-    def visit_RangeFunction(self, ancestors, node):
-        self._opaque(node.alias)
-
-    def visit_ResTarget(self, ancestors, node):
-        if node.name:
-            self.shape.output_names.add(node.name)
-
-    def _opaque(self, alias) -> None:
-        self.shape.opaque = True
-        if alias is not None:
-            self.shape.opaque_aliases.add(alias.aliasname)
+def _collect_shape(node: ast.Node) -> QueryShape:
+    shape = QueryShape()
+    for n, _ in _walk(node):
+        kind = type(n)
+        if kind is ast.RangeVar:
+            alias = n.alias.aliasname if n.alias is not None else None
+            shape.relations.append(Relation(n.schemaname, n.relname, alias))
+        elif kind is ast.CommonTableExpr:
+            shape.ctes.add(n.ctename)
+        elif kind is ast.RangeSubselect or kind is ast.RangeFunction:
+            shape.opaque = True
+            if n.alias is not None:
+                shape.opaque_aliases.add(n.alias.aliasname)
+        elif kind is ast.ResTarget and n.name:
+            shape.output_names.add(n.name)
+    return shape
 
 
 def _is_star(target: ast.ResTarget) -> bool:
@@ -333,9 +467,7 @@ def _output_name(target: ast.ResTarget) -> str | None:
 
 
 def query_shape(node: ast.Node) -> QueryShape:
-    collector = _ShapeCollector()
-    collector(node)
-    shape = collector.shape
+    shape = _collect_shape(node)
     for rel in shape.relations:
         if rel.schema is None and rel.name in shape.ctes:
             shape.opaque = True

@@ -40,9 +40,9 @@ from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from specql.dsl import model as m
 from specql.dsl.expressions import (
     QueryShape,
-    parse_expression,
-    parse_statement,
     query_shape,
+    read_expression,
+    read_statement,
     references,
 )
 from specql.dsl.types import RICH_TYPES, parse_type
@@ -99,8 +99,12 @@ class _Validator:
         self.entities = entities
         self.problems: list[SpecqlError] = []
         self.by_name: dict[str, list[m.Entity]] = {}
+        # entity_in_sql's names (the lower-cased name, the physical table), in entity order
+        self.by_sql_name: dict[str, list[m.Entity]] = {}
         for e in entities:
             self.by_name.setdefault(e.name, []).append(e)
+            for key in {e.name.lower(), "tb_" + _snake(e.name)}:
+                self.by_sql_name.setdefault(key, []).append(e)
 
     # ------------------------------------------------------------------ reporting
 
@@ -130,12 +134,10 @@ class _Validator:
     def entity_in_sql(self, schema: str | None, relname: str) -> m.Entity | None:
         """A relation name from parsed SQL (lower-cased unless it was quoted): an entity name
         (``Contact``, ``crm.Contact``) or its physical table (``crm.tb_contact``)."""
-        wanted = relname.lower()
         matches = [
             e
-            for e in self.entities
-            if wanted in (e.name.lower(), "tb_" + _snake(e.name))
-            and (schema is None or e.schema == schema)
+            for e in self.by_sql_name.get(relname.lower(), ())
+            if schema is None or e.schema == schema
         ]
         return matches[0] if len(matches) == 1 else None
 
@@ -285,11 +287,13 @@ class _Validator:
                 )
 
     def parse(self, text: str, what: str, pos: SourcePos, statement: bool):
-        """Parse SQL text; a syntax error is reported at ``pos`` (the step or field)."""
+        """Parse SQL text; a syntax error is reported at ``pos`` (the step or field).
+
+        The tree is the parse cache's own (checks only read it): no copy to make."""
         try:
             if statement:
-                return parse_statement(text)
-            return parse_expression(text)
+                return read_statement(text)
+            return read_expression(text)
         except SpecqlError as err:
             self.error(f"{what}: {err.message}", pos)
             return None

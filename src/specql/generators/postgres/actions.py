@@ -406,7 +406,13 @@ class ActionCompiler:
         return lines
 
     def instance_load(self) -> list[str]:
-        """``SELECT * INTO v_<entity> … FOR UPDATE`` + not_found: a live row of the tenant."""
+        """``SELECT * INTO v_<entity> … FOR UPDATE`` + not_found: a live row of the tenant.
+
+        The same lines for every action of the entity (they depend on the entity and the
+        context only), so they are compiled once per entity."""
+        return list(self.ctx.per_entity(self.entity, "instance_load", self._instance_load))
+
+    def _instance_load(self) -> tuple[str, ...]:
         stmt = select_rows(self.entity, snake(self.entity.name), parse_expression("id = $id"))
         stmt = self.rw.query(stmt, self.action.pos)
         stmt.lockingClause = (
@@ -415,12 +421,12 @@ class ActionCompiler:
                 waitPolicy=enums.LockWaitPolicy.LockWaitBlock,
             ),
         )
-        return [
+        return (
             f"{deparse(into(stmt, self.names.instance_var))};",
             "IF NOT FOUND THEN",
             *self.indent([self.fail("not_found", f"{self.entity.name} not found")]),
             "END IF;",
-        ]
+        )
 
     def compile(self) -> str:
         self.collect_variables()

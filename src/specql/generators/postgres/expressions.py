@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 
 from pglast import ast, enums
 
-from specql.dsl.expressions import PARAM_PREFIX, parse_expression
+from specql.dsl.expressions import PARAM_PREFIX, new_node, parse_expression
 from specql.dsl.model import Entity, Field, Param
 from specql.errors import SourcePos, SpecqlError
-from specql.generators.postgres.context import CompileContext
+from specql.generators.postgres.context import CompileContext, relation_names
 from specql.generators.postgres.naming import (
     column_name,
     param_name,
@@ -68,15 +68,21 @@ _EQUALITY_OPS = {"=", "<>", "!="}
 
 
 # --------------------------------------------------------------------------- AST builders
+# new_node, not the ast classes: pglast's per-attribute checks would cost more than the rest
+# of building (every name the rewriter resolves becomes a new ColumnRef).
 
 
 def colref(*parts: str) -> ast.ColumnRef:
-    return ast.ColumnRef(fields=tuple(ast.String(sval=p) for p in parts))
+    return new_node(ast.ColumnRef, fields=tuple([new_node(ast.String, sval=p) for p in parts]))
 
 
 def op(name: str, left: ast.Node, right: ast.Node) -> ast.A_Expr:
-    return ast.A_Expr(
-        kind=enums.A_Expr_Kind.AEXPR_OP, name=(ast.String(sval=name),), lexpr=left, rexpr=right
+    return new_node(
+        ast.A_Expr,
+        kind=enums.A_Expr_Kind.AEXPR_OP,
+        name=(new_node(ast.String, sval=name),),
+        lexpr=left,
+        rexpr=right,
     )
 
 
@@ -94,32 +100,34 @@ def and_(args: Iterable[ast.Node | None]) -> ast.Node | None:
         return None
     if len(flat) == 1:
         return flat[0]
-    return ast.BoolExpr(boolop=enums.BoolExprType.AND_EXPR, args=tuple(flat))
+    return new_node(ast.BoolExpr, boolop=enums.BoolExprType.AND_EXPR, args=tuple(flat))
 
 
 def is_null(node: ast.Node) -> ast.NullTest:
-    return ast.NullTest(arg=node, nulltesttype=enums.NullTestType.IS_NULL)
+    return new_node(ast.NullTest, arg=node, nulltesttype=enums.NullTestType.IS_NULL)
 
 
 def rangevar(schema: str, relname: str, alias: str | None = None) -> ast.RangeVar:
-    return ast.RangeVar(
+    return new_node(
+        ast.RangeVar,
         schemaname=schema,
         relname=relname,
         inh=True,
         relpersistence="p",
-        alias=ast.Alias(aliasname=alias) if alias else None,
+        alias=new_node(ast.Alias, aliasname=alias) if alias else None,
     )
 
 
 def scalar_subquery(target: ast.Node, frm: ast.Node, where: ast.Node | None) -> ast.SubLink:
-    select = ast.SelectStmt(
-        targetList=(ast.ResTarget(val=target),),
+    select = new_node(
+        ast.SelectStmt,
+        targetList=(new_node(ast.ResTarget, val=target),),
         fromClause=(frm,),
         whereClause=where,
         limitOption=enums.LimitOption.LIMIT_OPTION_DEFAULT,
         op=enums.SetOperation.SETOP_NONE,
     )
-    return ast.SubLink(subLinkType=enums.SubLinkType.EXPR_SUBLINK, subselect=select)
+    return new_node(ast.SubLink, subLinkType=enums.SubLinkType.EXPR_SUBLINK, subselect=select)
 
 
 def colref_parts(node: ast.ColumnRef) -> list[str]:
@@ -143,13 +151,13 @@ class Tables:
 
     def __init__(self, ctx: CompileContext, own: Entity) -> None:
         self.ctx = ctx
-        entities = list(ctx.entities.values())
-        if own not in entities:
-            entities.append(own)
-        self._by_name: dict[str, list[Entity]] = {}
-        for ent in entities:
-            for key in {ent.name.lower(), snake(ent.name), table_name(ent.name)}:
-                self._by_name.setdefault(key, []).append(ent)
+        # The context's index serves every action; an entity compiled outside its spec set
+        # (tests do that) is added to a copy of the lists it extends.
+        self._by_name = ctx.relations
+        if ctx.entities.get(own.name) is not own and own not in ctx.entities.values():
+            self._by_name = dict(self._by_name)
+            for key in relation_names(own):
+                self._by_name[key] = [*self._by_name.get(key, ()), own]
 
     def is_multi_tenant(self, entity: Entity) -> bool:
         return self.ctx.is_multi_tenant(entity)

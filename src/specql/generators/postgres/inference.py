@@ -19,7 +19,6 @@ from specql.generators.postgres.expressions import (
     Binding,
     colref_parts,
 )
-from specql.generators.postgres.naming import function_name
 from specql.generators.postgres.types import param_sql_type
 
 # Functions whose result type does not depend on their arguments.
@@ -84,13 +83,8 @@ class TypeInference:
     def __init__(self, names: ActionNames) -> None:
         self.names = names
         self.tables = names.tables
-        ctx = names.tables.ctx
         # Generated actions return the framework's result type; a RECORD variable holds it.
-        self.action_functions = {
-            (e.schema, function_name(e.schema, a.name))
-            for e in ctx.entities.values()
-            for a in e.actions
-        }
+        self.action_functions = names.tables.ctx.action_functions
 
     def expression(self, node, bindings: list[Binding] = ()) -> str | None:
         handler = getattr(self, f"_t_{type(node).__name__}", None)

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 import pglast
 from pglast import ast, enums
 
-from specql.dsl.expressions import deparse, parse_expression, parse_statement
+from specql.dsl.expressions import deparse, new_node, parse_expression, parse_statement
 from specql.dsl.model import (
     AssignStep,
     CallStep,
@@ -75,8 +75,9 @@ def into(stmt: ast.SelectStmt, var: str) -> ast.SelectStmt:
     target = stmt
     while target.op != enums.SetOperation.SETOP_NONE:
         target = target.larg
-    target.intoClause = ast.IntoClause(
-        rel=ast.RangeVar(relname=var, inh=True, relpersistence="p"),
+    target.intoClause = new_node(
+        ast.IntoClause,
+        rel=new_node(ast.RangeVar, relname=var, inh=True, relpersistence="p"),
         onCommit=enums.OnCommitAction.ONCOMMIT_NOOP,
     )
     return stmt
@@ -84,8 +85,9 @@ def into(stmt: ast.SelectStmt, var: str) -> ast.SelectStmt:
 
 def select_rows(entity, alias: str, where: ast.Node | None) -> ast.SelectStmt:
     """``SELECT * FROM <schema>.tb_<entity> AS alias [WHERE …]`` (not yet rewritten)."""
-    return ast.SelectStmt(
-        targetList=(ast.ResTarget(val=ast.ColumnRef(fields=(ast.A_Star(),))),),
+    return new_node(
+        ast.SelectStmt,
+        targetList=(new_node(ast.ResTarget, val=new_node(ast.ColumnRef, fields=(ast.A_Star(),))),),
         fromClause=(rangevar(entity.schema, table_name(entity.name), alias),),
         whereClause=where,
         limitOption=enums.LimitOption.LIMIT_OPTION_DEFAULT,
