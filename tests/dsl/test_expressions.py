@@ -29,6 +29,11 @@ from specql.errors import SourcePos, SpecqlError
         ("$body$ text $body$", "$body$ text $body$"),
         ("x -- $c\n+ $d", 'x -- $c\n+ "$d"'),
         ("/* $c */ $d", '/* $c */ "$d"'),
+        # dollar-quoted strings are literals, whatever they contain
+        ("$$Ref $x$$ || $y", '$$Ref $x$$ || "$y"'),
+        ("$body$ $a $body$ + $b", '$body$ $a $body$ + "$b"'),
+        # '$' inside an identifier is part of it
+        ("a$b + $c", 'a$b + "$c"'),
     ],
 )
 def test_quote_and_unquote_are_inverse(text: str, quoted: str) -> None:

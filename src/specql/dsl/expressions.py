@@ -67,13 +67,19 @@ def quote_params(text: str) -> str:
             j = n if j < 0 else j + 2
             out.append(text[i:j])
             i = j
-        elif ch == "$" and i + 1 < n and _is_ident_char(text[i + 1], first=True):
+        elif ch == "$" and out and out[-1] and _is_ident_char(out[-1][-1], first=False):
+            out.append(ch)  # '$' inside an identifier (PostgreSQL allows a$b)
+            i += 1
+        elif ch == "$" and i + 1 < n and (text[i + 1] == "$" or _is_ident_char(text[i + 1], True)):
             j = i + 1
             while j < n and _is_ident_char(text[j], first=False):
                 j += 1
-            if j < n and text[j] == "$":  # a dollar-quote tag like $body$: leave it
-                out.append(text[i : j + 1])
-                i = j + 1
+            if j < n and text[j] == "$":  # dollar-quoted string $$...$$ / $tag$...$tag$
+                tag = text[i : j + 1]
+                end = text.find(tag, j + 1)
+                end = n if end < 0 else end + len(tag)
+                out.append(text[i:end])
+                i = end
                 continue
             out.append(f'"{text[i:j]}"')
             i = j
