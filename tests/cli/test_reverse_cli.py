@@ -190,3 +190,21 @@ def test_installed_script(tmp_path) -> None:
     assert done.returncode == 0, done.stderr
     assert "avg confidence" in done.stdout
     assert sorted(p.name for p in (out / "shop").glob("*.yaml"))
+
+
+def test_reverse_a_live_database(runner, pg_database, tmp_path) -> None:
+    import psycopg
+
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("CREATE SCHEMA shop; CREATE SCHEMA other;")
+        conn.execute(GOOD.replace("items", "shop.items").replace("restock", "shop.restock"))
+        conn.execute("CREATE TABLE other.ignored (a integer)")
+    out = tmp_path / "specs"
+    result = runner.invoke(
+        cli, ["reverse", "--dsn", pg_database, "--schema", "shop", "-o", str(out), "--json"]
+    )
+    assert result.exit_code == 0, _stderr(result)
+    data = json.loads(result.stdout)
+    assert [f["name"] for f in data["functions"]] == ["shop.restock"]
+    assert [e["table"] for e in data["entities"]] == ["shop.items"]
+    assert (out / "shop" / "item.yaml").exists()

@@ -463,3 +463,24 @@ def test_pipeline_redacts_passwords() -> None:
         "postgresql://app:***@db:5432/shop"
     )
     assert pipeline._redact("postgresql://app@db/shop") == "postgresql://app@db/shop"
+
+
+def test_specql_reverse_is_the_library_call(tmp_path) -> None:
+    import specql
+    import specql.api
+
+    assert callable(specql.reverse)  # the package, bound once its submodules are imported
+    report = specql.reverse([LEGACY], tmp_path / "a")
+    assert report.ok and len(report.functions) == 15
+    assert comparable(specql.api.reverse([LEGACY], tmp_path / "b")) == comparable(report)
+
+
+def test_spawned_workers_give_the_same_result(tmp_path, monkeypatch) -> None:
+    # fork is used when no other thread runs; spawn otherwise (and on macOS)
+    import multiprocessing
+
+    monkeypatch.setattr(pipeline, "_mp_context", lambda: multiprocessing.get_context("spawn"))
+    one = reverse([LEGACY], tmp_path / "one")
+    two = reverse([LEGACY], tmp_path / "two", jobs=2)
+    assert comparable(one) == comparable(two)
+    assert written_specs(tmp_path / "one") == written_specs(tmp_path / "two")

@@ -768,8 +768,11 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
     per_file = run.map_all(parsed, context, fingerprint)
     outcomes = [o for result in per_file for o in result]
     lap("map")
-    timings["map:steps"] = sum(o.steps_ms for o in outcomes) / 1000
-    timings["map:heuristics"] = sum(o.heuristics_ms for o in outcomes) / 1000
+    fresh = [
+        o for pf, result in zip(parsed, per_file, strict=True) if not pf.resumed for o in result
+    ]
+    timings["map:steps"] = sum(o.steps_ms for o in fresh) / 1000
+    timings["map:heuristics"] = sum(o.heuristics_ms for o in fresh) / 1000
 
     run.tell("assemble", 0, 1, "")
     assembly = assemble(entity_sources, outcomes)
