@@ -76,3 +76,26 @@ def test_every_package_is_placed_on_a_layer() -> None:
 def test_rule_catches_an_upward_import(tmp_path: Path) -> None:
     tree = ast.parse("from specql.cli.main import main\nimport specql.reverse.parse\n")
     assert _imported_units(tree) == {"cli", "reverse"}
+
+
+# DESIGN §5: in reverse engineering, parsing is one stage. pglast is imported by the modules
+# that parse SQL (parse, parse_queries) and the one that rewrites parsed SQL (sqlmap); the
+# other stages work on the plain data those produce.
+PGLAST_IN_REVERSE = {"parse.py", "parse_queries.py", "sqlmap.py"}
+
+
+def test_pglast_stays_in_the_parse_stage_of_reverse() -> None:
+    importers = set()
+    for path in (SRC / "reverse").rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = (
+                [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+                if isinstance(node, ast.ImportFrom)
+                else []
+            )
+            if any(n == "pglast" or n.startswith("pglast.") for n in names):
+                importers.add(path.name)
+    assert importers <= PGLAST_IN_REVERSE, importers - PGLAST_IN_REVERSE
