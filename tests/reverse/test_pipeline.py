@@ -484,3 +484,29 @@ def test_spawned_workers_give_the_same_result(tmp_path, monkeypatch) -> None:
     two = reverse([LEGACY], tmp_path / "two", jobs=2)
     assert comparable(one) == comparable(two)
     assert written_specs(tmp_path / "one") == written_specs(tmp_path / "two")
+
+
+_PARENT = None
+
+
+def _parse_or_die(path, *args):
+    """parse_one, except that a worker process parsing 04_* dies on the spot."""
+    import os
+
+    if os.getpid() != _PARENT and Path(path).name.startswith("04_"):
+        os._exit(1)
+    return _REAL_PARSE(path, *args)
+
+
+_REAL_PARSE = pipeline.parse_one
+
+
+def test_a_worker_that_dies_does_not_lose_files(tmp_path, monkeypatch) -> None:
+    import os
+
+    global _PARENT
+    _PARENT = os.getpid()
+    monkeypatch.setattr(pipeline, "parse_one", _parse_or_die)
+    one = reverse([LEGACY], tmp_path / "one")
+    two = reverse([LEGACY], tmp_path / "two", jobs=2)
+    assert two.ok and comparable(one) == comparable(two)

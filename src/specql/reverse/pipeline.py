@@ -12,9 +12,9 @@
    (:func:`~specql.reverse.steps.map_function`), **heuristics** (facts, pattern findings,
    variable purposes) and **confidence**, timed per function;
 4. **assemble** (:mod:`specql.reverse.assemble`): actions grouped onto entities or module
-   specs, every spec valid and round-tripping; specs written with
-   :func:`~specql.dsl.write_specs` (unchanged files are not touched; specs an earlier run wrote
-   that this run no longer makes are removed).
+   specs, every spec valid and round-tripping; each spec's checked YAML written where and as
+   :func:`~specql.dsl.write_specs` writes it (unchanged files are not touched; specs an earlier
+   run wrote that this run no longer makes are removed).
 
 ``jobs > 1`` uses a process pool for stages 1 and 3 (``fork`` when no other thread runs, else
 ``spawn``); results are gathered in file order, so the specs and the report (timings aside)
@@ -134,9 +134,11 @@ def _ms(start: float) -> float:
 
 
 def build_entities(tables: list[TableInfo], types: list[TypeInfo]) -> list[EntitySource]:
-    """One entity per table (:func:`~specql.reverse.entities.table_to_entity`), names unique
-    per schema: on a clash the later table keeps its own name in PascalCase (``orders`` next
-    to ``order``: ``Orders``), then a number. Raises :class:`EntityCrash` if the stage fails."""
+    """One entity per table (:func:`~specql.reverse.entities.table_to_entity`), names usable
+    and unique per schema: a reserved SQL word gets ``Record`` (``orders`` -> ``Order`` ->
+    ``OrderRecord``: ``FROM Order`` would not parse), a clash takes the table's own name in
+    PascalCase (``orders`` next to ``order``: ``Orders``), then a number; refs follow the
+    renames. Raises :class:`EntityCrash` if the stage fails."""
     from specql.reverse.entities import table_to_entity
 
     sources: list[EntitySource] = []
@@ -412,16 +414,23 @@ class _Run:
             futures = {
                 pool.submit(parse_one, files[i], self.max_bytes, with_state): i for i in todo
             }
+            retry: list[int] = []
             for future in cf.as_completed(futures):
                 i = futures[future]
                 try:
                     results[i] = future.result()
-                except Exception as exc:  # the worker died (memory, signal)
-                    results[i] = ParsedFile(files[i], {"size": -1, "mtime_ns": 0})
-                    results[i].module = SqlModule(files[i])
-                    results[i].crash = _crash(files[i], "parse", exc)
+                except Exception:  # a worker died (memory, signal): the pool is broken
+                    retry.append(i)
+                    continue
                 done += 1
                 self.tell("parse", done, len(files), files[i])
+            if retry:  # parse what is left here, one file at a time
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+                for i in sorted(retry):
+                    results[i] = parse_one(files[i], self.max_bytes, with_state)
+                    done += 1
+                    self.tell("parse", done, len(files), files[i])
         else:
             for i in todo:
                 results[i] = parse_one(files[i], self.max_bytes, with_state)
@@ -765,6 +774,7 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
         entities=[s.result if s.result is not None else s.entity for s in entity_sources],
         types=types,
     )
+    context.lookup()  # built once, before workers are forked
     per_file = run.map_all(parsed, context, fingerprint)
     outcomes = [o for result in per_file for o in result]
     lap("map")
