@@ -340,6 +340,36 @@ def _walk(root, track: bool = False):
                         push((child, Ancestor(item_ancestors, item, j) if track else None))
 
 
+class NodeRewriter:
+    """The skeleton of a rewriting walk over a pglast AST, for subclasses to fill in.
+
+    :meth:`_node` rewrites a value: a node of class ``X`` goes to the subclass's handler
+    ``<handler_prefix>X(node, scopes)`` when it has one, else :meth:`_children` rewrites the
+    node's children in place; a list or tuple is rewritten item by item; anything else (str,
+    int, enum, None) is returned as it is. ``scopes`` is the subclass's own context (the names
+    in scope), handed down unchanged; handlers call :meth:`_node`/:meth:`_children` to go on.
+    """
+
+    handler_prefix = "_rw_"
+
+    def _node(self, node, scopes):
+        if isinstance(node, tuple | list):
+            return type(node)(self._node(n, scopes) for n in node)
+        if not isinstance(node, _Node):
+            return node
+        handler = getattr(self, f"{self.handler_prefix}{type(node).__name__}", None)
+        if handler is not None:
+            return handler(node, scopes)
+        return self._children(node, scopes)
+
+    def _children(self, node: ast.Node, scopes) -> ast.Node:
+        for attr in node.__slots__:
+            value = getattr(node, attr)
+            if isinstance(value, _Node | tuple | list):
+                setattr(node, attr, self._node(value, scopes))
+        return node
+
+
 def _populate_ancestors(root: ast.Node) -> None:
     """Set ``ancestors`` on every node under ``root``, which the deparser's printers read,
     exactly as :func:`pglast.visitors.populate_ancestors` does for ``(root,)`` (same chains,

@@ -38,7 +38,12 @@ import pglast
 from pglast import ast, enums
 from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 
-from specql.dsl.expressions import MAX_EXPRESSION_CHARS, PARAM_PREFIX, deparse_spec
+from specql.dsl.expressions import (
+    MAX_EXPRESSION_CHARS,
+    PARAM_PREFIX,
+    NodeRewriter,
+    deparse_spec,
+)
 from specql.errors import SpecqlError
 from specql.reverse.entity_tables import EntityTable, EntityTables
 
@@ -214,13 +219,15 @@ def string_value(node: ast.Node | None) -> str | None:
 # --------------------------------------------------------------------------- translator
 
 
-class Translator:
+class Translator(NodeRewriter):
     """Rewrites the SQL of one function, statement by statement.
 
     ``mentioned`` collects the spec variables (scalars and records) the SQL translated since
     the last :meth:`reset_mentions` refers to; ``tables_read`` counts entity and other tables
     read.
     """
+
+    handler_prefix = "_t_"
 
     def __init__(self, tables: EntityTables, names: Names, strip_filters: bool = True) -> None:
         self.tables = tables
@@ -464,24 +471,7 @@ class Translator:
                     return True
         return False
 
-    # ---- walk
-
-    def _node(self, node, scopes: list[Level]):
-        if isinstance(node, tuple | list):
-            return type(node)(self._node(n, scopes) for n in node)
-        if not isinstance(node, ast.Node):
-            return node
-        handler = getattr(self, f"_t_{type(node).__name__}", None)
-        if handler is not None:
-            return handler(node, scopes)
-        return self._children(node, scopes)
-
-    def _children(self, node: ast.Node, scopes: list[Level]) -> ast.Node:
-        for attr in node.__slots__:
-            value = getattr(node, attr)
-            if isinstance(value, ast.Node | tuple | list):
-                setattr(node, attr, self._node(value, scopes))
-        return node
+    # ---- walk (NodeRewriter: ``_t_<NodeClass>`` handlers, ``scopes`` a list of Level)
 
     def _t_ColumnRef(self, node: ast.ColumnRef, scopes: list[Level]) -> ast.Node:
         return self._column(node, scopes)

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 from pglast import ast, enums
 
-from specql.dsl.expressions import PARAM_PREFIX, new_node, parse_expression
+from specql.dsl.expressions import PARAM_PREFIX, NodeRewriter, new_node, parse_expression
 from specql.dsl.model import Entity, Field, Param
 from specql.errors import SourcePos, SpecqlError
 from specql.generators.postgres.context import CompileContext, relation_names
@@ -291,7 +291,7 @@ class Resolved:
     pk: ast.Node | None = None  # ... whose pk_ column is this
 
 
-class Rewriter:
+class Rewriter(NodeRewriter):
     """Rewrites parsed spec expressions and queries for one action (see the module doc)."""
 
     def __init__(self, names: ActionNames) -> None:
@@ -435,24 +435,7 @@ class Rewriter:
             return Resolved(node=colref(var.sql_name, name))
         raise self.error(f"unknown name {qualifier}.{name}: {qualifier!r} is not a record")
 
-    # ---- the walk
-
-    def _node(self, node, scopes: list[Scope]):
-        if isinstance(node, tuple | list):
-            return type(node)(self._node(n, scopes) for n in node)
-        if not isinstance(node, ast.Node):
-            return node
-        handler = getattr(self, f"_rw_{type(node).__name__}", None)
-        if handler is not None:
-            return handler(node, scopes)
-        return self._children(node, scopes)
-
-    def _children(self, node: ast.Node, scopes: list[Scope]) -> ast.Node:
-        for attr in node.__slots__:
-            value = getattr(node, attr)
-            if isinstance(value, ast.Node | tuple | list):
-                setattr(node, attr, self._node(value, scopes))
-        return node
+    # ---- the walk (NodeRewriter: ``_rw_<NodeClass>`` handlers, ``scopes`` a list of Scope)
 
     def _rw_ColumnRef(self, node: ast.ColumnRef, scopes: list[Scope]) -> ast.Node:
         return self.resolve(node, scopes).node
