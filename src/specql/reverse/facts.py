@@ -31,26 +31,10 @@ from specql.reverse.parse_queries import (
     split_assignment,
     split_body,
 )
-from specql.reverse.source import FunctionInfo
+from specql.reverse.source import TRIGGER_VARIABLES, FunctionInfo
 
 # elog levels of PLpgSQL_stmt_raise (PostgreSQL's elog.h)
 _LEVELS = {14: "debug", 15: "log", 17: "info", 18: "notice", 19: "warning", 21: "exception"}
-_TRIGGER_VARS = frozenset(
-    {
-        "tg_name",
-        "tg_when",
-        "tg_level",
-        "tg_op",
-        "tg_relid",
-        "tg_relname",
-        "tg_table_name",
-        "tg_table_schema",
-        "tg_nargs",
-        "tg_argv",
-        "tg_event",
-        "tg_tag",
-    }
-)
 
 
 @dataclass(slots=True)
@@ -76,7 +60,7 @@ class Guard:
     def only_trigger_vars(self) -> bool:
         """The condition only looks at TG_OP/TG_WHEN/TG_LEVEL… (a trigger-usage check)."""
         cols = [c for c in self.facts.columns if c]
-        return bool(cols) and all(c.split(".")[0] in _TRIGGER_VARS for c in cols)
+        return bool(cols) and all(c.split(".")[0] in TRIGGER_VARIABLES for c in cols)
 
 
 @dataclass(slots=True)
@@ -554,7 +538,7 @@ def extract_facts(fn: FunctionInfo) -> FunctionFacts:
             if kind not in ("PLpgSQL_var", "PLpgSQL_rec"):
                 continue
             name = body.get("refname", "").lower()
-            if name in _TRIGGER_VARS or name in ("found", "new", "old") or name in arg_names:
+            if name in TRIGGER_VARIABLES or name in ("found", "new", "old") or name in arg_names:
                 continue
             typ = (body.get("datatype") or {}).get("PLpgSQL_type", {}).get("typname", "")
             if kind == "PLpgSQL_rec":

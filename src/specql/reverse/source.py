@@ -121,6 +121,26 @@ class TriggerInfo:
     pos: SourcePos = field(default_factory=SourcePos)
 
 
+# The variables PL/pgSQL declares by itself in a trigger function (TG_OP, TG_WHEN...; lower
+# case, as the body AST names them): not arguments, not variables a spec declares.
+TRIGGER_VARIABLES = frozenset(
+    {
+        "tg_name",
+        "tg_when",
+        "tg_level",
+        "tg_op",
+        "tg_relid",
+        "tg_relname",
+        "tg_table_name",
+        "tg_table_schema",
+        "tg_nargs",
+        "tg_argv",
+        "tg_event",
+        "tg_tag",
+    }
+)
+
+
 @dataclass(slots=True)
 class FunctionInfo:
     schema: str | None

@@ -46,6 +46,7 @@ from specql.dsl.expressions import (
 )
 from specql.errors import SpecqlError
 from specql.reverse.entity_tables import EntityTable, EntityTables
+from specql.reverse.source import TRIGGER_VARIABLES
 
 # Functions whose value is "now" (the generator writes now()).
 NOW_FUNCTIONS = frozenset(
@@ -57,22 +58,6 @@ _NOW_SVF = frozenset(
         enums.SQLValueFunctionOp.SVFOP_CURRENT_TIMESTAMP_N,
         enums.SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP,
         enums.SQLValueFunctionOp.SVFOP_LOCALTIMESTAMP_N,
-    }
-)
-TRIGGER_SPECIAL = frozenset(
-    {
-        "tg_name",
-        "tg_when",
-        "tg_level",
-        "tg_op",
-        "tg_relid",
-        "tg_relname",
-        "tg_table_name",
-        "tg_table_schema",
-        "tg_nargs",
-        "tg_argv",
-        "tg_event",
-        "tg_tag",
     }
 )
 _ENTITY_TOKEN = "specql_entity_"
@@ -614,7 +599,7 @@ class Translator(NodeRewriter):
             known = self.names.get(name)
             if known is not None:
                 return self._name_ref(known, name)
-            if name in TRIGGER_SPECIAL:
+            if name in TRIGGER_VARIABLES:
                 raise Untranslatable(f"{name.upper()} (trigger context) has no SpecQL form")
             opaque = False
             for depth in range(len(scopes) - 1, -1, -1):

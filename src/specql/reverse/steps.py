@@ -76,6 +76,7 @@ from specql.reverse.mapcontext import (
 )
 from specql.reverse.naming import NameMap, action_name_for_function
 from specql.reverse.source import (
+    TRIGGER_VARIABLES,
     ArgInfo,
     FunctionInfo,
     MappedFunction,
@@ -83,7 +84,7 @@ from specql.reverse.source import (
     TypeInfo,
     Unconverted,
 )
-from specql.reverse.sqlmap import TRIGGER_SPECIAL, Name, Names, Translator, Untranslatable
+from specql.reverse.sqlmap import Name, Names, Translator, Untranslatable
 from specql.reverse.sqltypes import type_from_sql
 from specql.reverse.statements import map_block
 from specql.reverse.variables import place_declarations
@@ -298,7 +299,7 @@ class _FunctionMapper:
         for d in self._arg_datums():
             ((kind, node),) = d.items()
             name = node.get("refname", "")
-            if kind != "PLpgSQL_var" or name in TRIGGER_SPECIAL:
+            if kind != "PLpgSQL_var" or name in TRIGGER_VARIABLES:
                 continue
             typname = node.get("datatype", {}).get("PLpgSQL_type", {}).get("typname", "")
             args.append(ArgInfo(None if name.startswith("$") else name, typname))
@@ -375,7 +376,7 @@ class _FunctionMapper:
             self.param_sql.append(sql)
         self.names.positional = positional
         by_sql.setdefault("found", Name("found", "found"))
-        for special in TRIGGER_SPECIAL:
+        for special in TRIGGER_VARIABLES:
             by_sql.setdefault(special, Name(special, "special"))
         if self.fn.is_trigger:
             by_sql["new"] = Name("new", "new")
