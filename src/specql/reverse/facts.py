@@ -36,6 +36,10 @@ from specql.reverse.source import TRIGGER_VARIABLES, FunctionInfo
 # elog levels of PLpgSQL_stmt_raise (PostgreSQL's elog.h)
 _LEVELS = {14: "debug", 15: "log", 17: "info", 18: "notice", 19: "warning", 21: "exception"}
 
+# Statements that run one SQL text, read as a query (PERFORM and CALL have no INTO): the key
+# of that text in the statement's AST node.
+_SQL_TEXT_KEY = {"execsql": "sqlstmt", "perform": "expr", "call": "expr"}
+
 
 @dataclass(slots=True)
 class Guard:
@@ -430,12 +434,12 @@ class _Walker:
                 self.env[target] = rendered
                 if looks_like_sql(rendered):
                     self.f.sql_variables.add(target)
-        elif short == "execsql":
-            text = _expr_text(body.get("sqlstmt"))
+        elif short in _SQL_TEXT_KEY:  # a statement that runs one SQL text (INTO targets)
+            text = _expr_text(body.get(_SQL_TEXT_KEY[short]))
             q = query_facts(text, 0)
             targets = self.targets(body.get("target")) if body.get("into") else ()
             self.add(
-                "execsql",
+                short,
                 body,
                 guards,
                 depth,
@@ -444,30 +448,6 @@ class _Walker:
                 text=text[:200],
                 query=q,
                 targets=targets,
-            )
-        elif short == "perform":
-            text = _expr_text(body.get("expr"))
-            self.add(
-                "perform",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=text[:200],
-                query=query_facts(text, 0),
-            )
-        elif short == "call":
-            text = _expr_text(body.get("expr"))
-            self.add(
-                "call",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=text[:200],
-                query=query_facts(text, 0),
             )
         elif short == "dynexecute":
             text = _expr_text(body.get("query"))
