@@ -35,38 +35,52 @@ def _is_ident_char(ch: str, first: bool) -> bool:
     return ch == "_" or ch.isalpha() or (not first and ch.isdigit())
 
 
+def _skipped_end(text: str, i: int) -> int:
+    """The end (exclusive) of the string literal or comment that starts at ``text[i]``, to be
+    copied as it is; ``i`` when none starts there. An unterminated one runs to the end."""
+    ch = text[i]
+    if ch == "'":  # string literal, '' escapes a quote
+        n = len(text)
+        j = i + 1
+        while j < n:
+            if text[j] == "'":
+                if j + 1 < n and text[j + 1] == "'":
+                    j += 2
+                    continue
+                break
+            j += 1
+        return j + 1
+    if text.startswith("--", i):
+        j = text.find("\n", i)
+        return len(text) if j < 0 else j
+    if text.startswith("/*", i):
+        j = text.find("*/", i + 2)
+        return len(text) if j < 0 else j + 2
+    return i
+
+
+def _quoted_end(text: str, i: int) -> int:
+    """The end (exclusive) of the quoted identifier that starts at ``text[i]``."""
+    j = text.find('"', i + 1)
+    return len(text) if j < 0 else j + 1
+
+
 def quote_params(text: str) -> str:
     """Turn every ``$name`` outside literals/comments into ``"$name"``; ``$1`` stays as is."""
     out: list[str] = []
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "'":  # string literal, '' escapes a quote
-            j = i + 1
-            while j < n:
-                if text[j] == "'":
-                    if j + 1 < n and text[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(text[i : j + 1])
-            i = j + 1
-        elif ch == '"':  # quoted identifier
-            j = text.find('"', i + 1)
-            j = n - 1 if j < 0 else j
-            out.append(text[i : j + 1])
-            i = j + 1
-        elif text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(text[i:j])
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append(text[i:j])
-            i = j
+        if ch in "'-/":
+            end = _skipped_end(text, i)
+            if end > i:
+                out.append(text[i:end])
+                i = end
+                continue
+        if ch == '"':  # quoted identifier
+            end = _quoted_end(text, i)
+            out.append(text[i:end])
+            i = end
         elif ch == "$" and out and out[-1] and _is_ident_char(out[-1][-1], first=False):
             out.append(ch)  # '$' inside an identifier (PostgreSQL allows a$b)
             i += 1
@@ -99,21 +113,15 @@ def unquote_params(text: str) -> str:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "'":
-            j = i + 1
-            while j < n:
-                if text[j] == "'":
-                    if j + 1 < n and text[j + 1] == "'":
-                        j += 2
-                        continue
-                    break
-                j += 1
-            out.append(text[i : j + 1])
-            i = j + 1
-        elif ch == '"':
-            j = text.find('"', i + 1)
-            j = n - 1 if j < 0 else j
-            inner = text[i + 1 : j]
+        if ch in "'-/":
+            end = _skipped_end(text, i)
+            if end > i:
+                out.append(text[i:end])
+                i = end
+                continue
+        if ch == '"':
+            end = _quoted_end(text, i)
+            inner = text[i + 1 : end - 1]
             if (
                 len(inner) > 1
                 and inner[0] == PARAM_PREFIX
@@ -122,18 +130,8 @@ def unquote_params(text: str) -> str:
             ):
                 out.append(inner)
             else:
-                out.append(text[i : j + 1])
-            i = j + 1
-        elif text.startswith("--", i):
-            j = text.find("\n", i)
-            j = n if j < 0 else j
-            out.append(text[i:j])
-            i = j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            j = n if j < 0 else j + 2
-            out.append(text[i:j])
-            i = j
+                out.append(text[i:end])
+            i = end
         else:
             out.append(ch)
             i += 1
