@@ -527,22 +527,7 @@ class _Reader:
             or not isinstance(stmt.fromClause[0], ast.RangeVar)
         ):
             raise self.fail("find must read 'Entity WHERE condition'", value)
-        self.refuse(
-            value,
-            stmt,
-            (
-                "distinctClause",
-                "groupClause",
-                "havingClause",
-                "windowClause",
-                "sortClause",
-                "limitCount",
-                "limitOffset",
-                "lockingClause",
-                "withClause",
-            ),
-            "find",
-        )
+        self.refuse(value, stmt, FIND_REFUSED_CLAUSES, "find")
         self.plain_relation(value, stmt.fromClause[0], "find")
         if stmt.whereClause is None:
             raise self.fail("find needs a condition: 'Entity WHERE ...'", value)
@@ -652,6 +637,20 @@ class _Reader:
 
 # pglast < 8 calls it returningList, pglast 8 (PostgreSQL 18) returningClause.
 _RETURNING = ("returningList", "returningClause")
+
+# The SELECT clauses a find step cannot have (it reads 'Entity WHERE condition'); reverse
+# engineering turns a legacy SELECT into a find only when it has none of them.
+FIND_REFUSED_CLAUSES = (
+    "distinctClause",
+    "groupClause",
+    "havingClause",
+    "windowClause",
+    "sortClause",
+    "limitCount",
+    "limitOffset",
+    "lockingClause",
+    "withClause",
+)
 
 _CLAUSE_SQL = {
     "fromClause": "FROM",

@@ -34,6 +34,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from specql.dsl.loader import FIND_REFUSED_CLAUSES
 from specql.dsl.model import (
     AssignStep,
     CallStep,
@@ -811,25 +812,12 @@ def _findable(ctx: MapContext, sel: ast.SelectStmt):
     """The entity table when ``sel`` reads plain columns (or ``*``) of one entity table with a
     condition and nothing else (what a find can say), else None."""
     if (
-        sel.withClause is not None
-        or sel.op != enums.SetOperation.SETOP_NONE
+        sel.op != enums.SetOperation.SETOP_NONE
         or not sel.fromClause
         or len(sel.fromClause) != 1
         or not isinstance(sel.fromClause[0], ast.RangeVar)
         or sel.whereClause is None
-        or any(
-            getattr(sel, a)
-            for a in (
-                "distinctClause",
-                "groupClause",
-                "havingClause",
-                "windowClause",
-                "sortClause",
-                "limitCount",
-                "limitOffset",
-                "lockingClause",
-            )
-        )
+        or any(getattr(sel, clause) for clause in FIND_REFUSED_CLAUSES)
         or not sel.targetList
         or not all(isinstance(t.val, ast.ColumnRef) and not t.name for t in sel.targetList)
     ):
