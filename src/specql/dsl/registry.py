@@ -276,6 +276,15 @@ class _Builder:
     def error(self, message: str, pos: SourcePos) -> None:
         self.errors.append(SpecqlError(message, pos))
 
+    def check_keys(self, mapping, known: set[str], lead: str) -> None:
+        """An error for each key of ``mapping`` not in ``known``: "<lead> 'key' (expected...)"."""
+        for key in mapping:
+            if key not in known:
+                self.error(
+                    f"{lead} {key!r} (expected one of: {', '.join(sorted(known))})",
+                    self.pos_key(mapping, key),
+                )
+
     def string(self, mapping, key, what: str, required: bool = True) -> str | None:
         if key not in mapping or mapping[key] is None:
             if required:
@@ -296,12 +305,7 @@ class _Builder:
             return reg
         reg._doc = doc
         known = {"version", "framework_schema", "framework_schemas", "domains"}
-        for key in doc:
-            if key not in known:
-                self.error(
-                    f"unknown registry key {key!r} (expected one of: {', '.join(sorted(known))})",
-                    self.pos_key(doc, key),
-                )
+        self.check_keys(doc, known, "unknown registry key")
         version = doc.get("version", 1)
         if version != 1:
             self.error(
@@ -361,12 +365,7 @@ class _Builder:
             self.error(f"{what} must be a mapping with 'name' and 'subdomains'", pos)
             return None
         known = {"name", "aliases", "description", "multi_tenant", "subdomains"}
-        for key in body:
-            if key not in known:
-                self.error(
-                    f"{what}: unknown key {key!r} (expected one of: {', '.join(sorted(known))})",
-                    self.pos_key(body, key),
-                )
+        self.check_keys(body, known, f"{what}: unknown key")
         name = self.string(body, "name", what)
         description = self.string(body, "description", what, required=False)
         aliases: tuple[str, ...] = ()
@@ -442,13 +441,7 @@ class _Builder:
         if not isinstance(body, CommentedMap):
             self.error(f"{what} must be a mapping with a 'name'", pos)
             return None
-        known = {"name", "description", "entities"}
-        for key in body:
-            if key not in known:
-                self.error(
-                    f"{what}: unknown key {key!r} (expected one of: {', '.join(sorted(known))})",
-                    self.pos_key(body, key),
-                )
+        self.check_keys(body, {"name", "description", "entities"}, f"{what}: unknown key")
         name = self.string(body, "name", what)
         sub = Subdomain(
             number=number,
