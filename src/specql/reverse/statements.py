@@ -1065,6 +1065,17 @@ def _own_instance_where(ctx: MapContext, where, level: Level, et) -> bool:
     )
 
 
+def _write_where(ctx: MapContext, where, level: Level, et) -> ast.Node | None:
+    """The WHERE of an UPDATE/DELETE of ``et`` (row filters stripped), translated: None for the
+    generated instance condition (a step without ``where`` means the instance), TRUE for no
+    WHERE at all (every row, which must be said)."""
+    if _own_instance_where(ctx, where, level, et):
+        return None
+    if where is None:
+        return ast.A_Const(val=ast.Boolean(boolval=True))
+    return ctx.tr.node(where, [level])
+
+
 def _update(ctx: MapContext, upd: ast.UpdateStmt) -> list[Step]:
     if upd.withClause is not None or upd.fromClause or not _no_returning(upd):
         raise Untranslatable("UPDATE with WITH, FROM or RETURNING has no SpecQL form")
@@ -1094,12 +1105,7 @@ def _update(ctx: MapContext, upd: ast.UpdateStmt) -> list[Step]:
             if found is not None:
                 value = found[0]
         sets.append((spec, ctx.tr.node(value, [level])))
-    if _own_instance_where(ctx, where, level, et):
-        where_node = None
-    elif where is None:
-        where_node = ast.A_Const(val=ast.Boolean(boolval=True))
-    else:
-        where_node = ctx.tr.node(where, [level])
+    where_node = _write_where(ctx, where, level, et)
     ctx.tr.finish_level(level)
     where_text = ctx.tr.render(where_node) if where_node is not None else None
     assignments = {spec: ctx.tr.render(node) for spec, node in sets}
@@ -1120,12 +1126,7 @@ def _delete(ctx: MapContext, dele: ast.DeleteStmt) -> DeleteStep:
     et = _entity_of(ctx, dele.relation)
     level = ctx.tr.target_level(dele.relation, et)
     where = ctx.tr.strip_row_filters(dele.whereClause, level, deleted=False)
-    if _own_instance_where(ctx, where, level, et):
-        where_node = None
-    elif where is None:
-        where_node = ast.A_Const(val=ast.Boolean(boolval=True))
-    else:
-        where_node = ctx.tr.node(where, [level])
+    where_node = _write_where(ctx, where, level, et)
     ctx.tr.finish_level(level)
     ctx.wrote(et)
     text = ctx.tr.render(where_node) if where_node is not None else None
