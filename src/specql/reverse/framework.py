@@ -121,18 +121,28 @@ def perform_call(query: str, translator) -> ast.Node | None:
     return stmt.targetList[0].val
 
 
-def if_only_fails(stmt: dict, translator) -> tuple[str, str, str | None] | None:
-    """``IF <cond> THEN PERFORM raise_business_error(code, msg); END IF`` ->
-    (condition text, code, message)."""
+def if_then_one(stmt: dict) -> tuple[dict, dict] | None:
+    """``IF <cond> THEN <one statement> END IF`` (no ELSIF, no ELSE) -> (the IF node, that
+    statement)."""
     if kind_of(stmt) != "PLpgSQL_stmt_if":
         return None
     node = stmt["PLpgSQL_stmt_if"]
     then = node.get("then_body") or []
     if node.get("elsif_list") or node.get("else_body") or len(then) != 1:
         return None
-    if kind_of(then[0]) != "PLpgSQL_stmt_perform":
+    return node, then[0]
+
+
+def if_only_fails(stmt: dict, translator) -> tuple[str, str, str | None] | None:
+    """``IF <cond> THEN PERFORM raise_business_error(code, msg); END IF`` ->
+    (condition text, code, message)."""
+    found = if_then_one(stmt)
+    if found is None:
         return None
-    call = perform_call(_expr(then[0]["PLpgSQL_stmt_perform"].get("expr")), translator)
+    node, then = found
+    if kind_of(then) != "PLpgSQL_stmt_perform":
+        return None
+    call = perform_call(_expr(then["PLpgSQL_stmt_perform"].get("expr")), translator)
     found = business_error_call(call) if call is not None else None
     if found is None:
         return None

@@ -58,6 +58,7 @@ from specql.reverse.framework import (
     NEW_ID,
     business_error_call,
     if_only_fails,
+    if_then_one,
     perform_call,
     success_return,
 )
@@ -857,16 +858,14 @@ def _as_find(ctx: MapContext, stmts, i, sel: ast.SelectStmt, name: Name, strict:
 
 def _not_found_error(ctx: MapContext, stmt: dict) -> str | None:
     """``IF NOT FOUND THEN fail(code) | RAISE EXCEPTION … END IF`` -> the error code."""
-    if kind_of(stmt) != "PLpgSQL_stmt_if":
+    found_if = if_then_one(stmt)
+    if found_if is None:
         return None
-    node = stmt["PLpgSQL_stmt_if"]
-    then = node.get("then_body") or []
-    if node.get("elsif_list") or node.get("else_body") or len(then) != 1:
-        return None
+    node, then = found_if
     if _expr(node.get("cond")).strip().lower() != "not found":
         return None
-    if _is_raise_exception(then[0]):
-        return raise_error(ctx, then[0]["PLpgSQL_stmt_raise"])[0]
+    if _is_raise_exception(then):
+        return raise_error(ctx, then["PLpgSQL_stmt_raise"])[0]
     found = if_only_fails(stmt, ctx.tr)
     return found[1] if found is not None else None
 
