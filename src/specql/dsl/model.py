@@ -67,6 +67,7 @@ variables; entity names in queries stand for their tables)::
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from specql.errors import SourcePos
@@ -290,6 +291,23 @@ def walk_steps(steps: list[Step]):
         yield step
         for block in child_blocks(step):
             yield from walk_steps(block)
+
+
+def replace_steps(steps: list[Step], replace: Callable[[Step], Step]) -> list[Step]:
+    """``steps`` with every step, nested ones included, put through ``replace``, depth first.
+    A step that ``replace`` returns as it is keeps its nested lists, replaced the same way (set
+    on the step); a new step is taken as it is."""
+    out: list[Step] = []
+    for step in steps:
+        new = replace(step)
+        if new is step:
+            if isinstance(step, IfStep):
+                step.then = replace_steps(step.then, replace)
+                step.else_ = replace_steps(step.else_, replace)
+            elif isinstance(step, ForeachStep):
+                step.body = replace_steps(step.body, replace)
+        out.append(new)
+    return out
 
 
 # --------------------------------------------------------------------------- entity

@@ -40,14 +40,13 @@ from specql.dsl.expressions import parse_expression, references
 from specql.dsl.model import (
     Action,
     Entity,
-    ForeachStep,
-    IfStep,
     InsertStep,
     Param,
     RawSqlStep,
     Step,
     UpdateStep,
     child_blocks,
+    replace_steps,
     walk_steps,
 )
 from specql.dsl.types import parse_type
@@ -774,19 +773,13 @@ def _parents(steps: list[Step], parent: Step | None = None, out=None) -> dict[in
 
 
 def _rebuild(ctx: MapContext, steps: list[Step], targets: dict[int, str]) -> list[Step]:
-    out: list[Step] = []
-    for step in steps:
-        if id(step) in targets:
-            meta = ctx.meta[id(step)]
-            out.append(ctx.raw(meta.statements, f"not valid SpecQL: {targets[id(step)]}"))
-            continue
-        if isinstance(step, IfStep):
-            step.then = _rebuild(ctx, step.then, targets)
-            step.else_ = _rebuild(ctx, step.else_, targets)
-        elif isinstance(step, ForeachStep):
-            step.body = _rebuild(ctx, step.body, targets)
-        out.append(step)
-    return out
+    def as_raw(step: Step) -> Step:
+        if id(step) not in targets:
+            return step
+        meta = ctx.meta[id(step)]
+        return ctx.raw(meta.statements, f"not valid SpecQL: {targets[id(step)]}")
+
+    return replace_steps(steps, as_raw)
 
 
 def _counter(values: Iterable[str]) -> Counter[str]:

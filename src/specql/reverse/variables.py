@@ -27,12 +27,12 @@ from specql.dsl.model import (
     DeclareStep,
     FindStep,
     ForeachStep,
-    IfStep,
     InsertStep,
     QueryStep,
     RawSqlStep,
     Step,
     Variable,
+    replace_steps,
     walk_steps,
 )
 from specql.dsl.types import parse_type
@@ -83,20 +83,16 @@ def _kinds(steps: list[Step]) -> dict[str, set[str]]:
 
 
 def _replace_queries(ctx: MapContext, steps: list[Step], names: set[str]) -> list[Step]:
-    out: list[Step] = []
-    for step in steps:
-        if isinstance(step, QueryStep) and step.into in names:
-            if id(step) in ctx.single_column:
-                assign = AssignStep(target=step.into, expression=f"({step.sql})", pos=step.pos)
-                ctx.meta[id(assign)] = ctx.meta[id(step)]
-                step = assign
-        elif isinstance(step, IfStep):
-            step.then = _replace_queries(ctx, step.then, names)
-            step.else_ = _replace_queries(ctx, step.else_, names)
-        elif isinstance(step, ForeachStep):
-            step.body = _replace_queries(ctx, step.body, names)
-        out.append(step)
-    return out
+    def as_assign(step: Step) -> Step:
+        if not (
+            isinstance(step, QueryStep) and step.into in names and id(step) in ctx.single_column
+        ):
+            return step
+        assign = AssignStep(target=step.into, expression=f"({step.sql})", pos=step.pos)
+        ctx.meta[id(assign)] = ctx.meta[id(step)]
+        return assign
+
+    return replace_steps(steps, as_assign)
 
 
 def declared_variables(ctx: MapContext, steps: list[Step]) -> tuple[list[Step], list[VarDecl]]:
