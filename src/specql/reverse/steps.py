@@ -171,19 +171,23 @@ def _map_raw(fn: FunctionInfo) -> MappedFunction:
     for sql, pos in fn.raw_statements:
         steps.append(RawSqlStep(sql=sql, reason=reason, pos=pos))
         unconverted.append(Unconverted(pos, sql, reason))
-    action = Action(
-        name=action_name_for_function(fn.schema, fn.name),
-        params=_raw_params(fn),
-        steps=steps,
-        description=fn.comment,
-        pos=fn.pos,
-    )
     return MappedFunction(
         function=fn,
-        action=action,
+        action=_action_of(fn, _raw_params(fn), steps),
         statements_total=len(steps),
         statements_converted=0,
         unconverted=unconverted,
+    )
+
+
+def _action_of(fn: FunctionInfo, params: list[Param], steps: list[Step]) -> Action:
+    """The action a function becomes: named after it, its comment as the description."""
+    return Action(
+        name=action_name_for_function(fn.schema, fn.name),
+        params=params,
+        steps=steps,
+        description=fn.comment,
+        pos=fn.pos,
     )
 
 
@@ -245,16 +249,9 @@ class _FunctionMapper:
         raw_steps = [s for s in walk_steps(steps) if isinstance(s, RawSqlStep)]
         total = count_statements(self.action_stmt)
         unconverted_count = sum(ctx.meta[id(s)].count for s in raw_steps if id(s) in ctx.meta)
-        action = Action(
-            name=action_name_for_function(fn.schema, fn.name),
-            params=self.params,
-            steps=steps,
-            description=fn.comment,
-            pos=fn.pos,
-        )
         return MappedFunction(
             function=fn,
-            action=action,
+            action=_action_of(fn, self.params, steps),
             entity_hint=self._entity_hint(ctx),
             statements_total=total,
             statements_converted=max(total - unconverted_count, 0),
