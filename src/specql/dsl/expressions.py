@@ -338,6 +338,11 @@ def _walk(root, track: bool = False):
                         push((child, Ancestor(item_ancestors, item, j) if track else None))
 
 
+def colref_parts(node: ast.ColumnRef) -> list[str]:
+    """The names of a column reference (``c.status`` -> ``["c", "status"]``, ``*`` for a star)."""
+    return [f.sval if isinstance(f, ast.String) else "*" for f in node.fields]
+
+
 class NodeRewriter:
     """The skeleton of a rewriting walk over a pglast AST, for subclasses to fill in.
 
@@ -366,6 +371,17 @@ class NodeRewriter:
             if isinstance(value, _Node | tuple | list):
                 setattr(node, attr, self._node(value, scopes))
         return node
+
+    def _ordering(self, item, scopes, outputs: set[str]):
+        """A GROUP BY / ORDER BY / DISTINCT ON item: one naming an output column of the query
+        (``ORDER BY total``, ``outputs`` holds their names) stays as it is, any other is
+        rewritten."""
+        target = item.node if isinstance(item, ast.SortBy) else item
+        if isinstance(target, ast.ColumnRef):
+            parts = colref_parts(target)
+            if len(parts) == 1 and parts[0] in outputs:
+                return item
+        return self._node(item, scopes)
 
 
 def _populate_ancestors(root: ast.Node) -> None:

@@ -42,6 +42,7 @@ from specql.dsl.expressions import (
     MAX_EXPRESSION_CHARS,
     PARAM_PREFIX,
     NodeRewriter,
+    colref_parts,
     deparse_spec,
 )
 from specql.errors import SpecqlError
@@ -152,10 +153,6 @@ class Level:
 
 def _colref(*parts: str) -> ast.ColumnRef:
     return ast.ColumnRef(fields=tuple(ast.String(sval=p) for p in parts))
-
-
-def colref_parts(node: ast.ColumnRef) -> list[str]:
-    return [f.sval if isinstance(f, ast.String) else "*" for f in node.fields]
 
 
 def _op(node: ast.Node) -> str | None:
@@ -779,14 +776,6 @@ class Translator(NodeRewriter):
                 setattr(node, attr, tuple(self._ordering(v, inner, outputs) for v in value))
         self._finish(level)
         return node
-
-    def _ordering(self, item, scopes: list[Level], outputs: set[str]):
-        target = item.node if isinstance(item, ast.SortBy) else item
-        if isinstance(target, ast.ColumnRef):
-            parts = colref_parts(target)
-            if len(parts) == 1 and parts[0] in outputs:
-                return item
-        return self._node(item, scopes)
 
     def _strip(self, where: ast.Node, level: Level) -> ast.Node | None:
         if not self.strip_filters:

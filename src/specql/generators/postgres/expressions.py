@@ -33,7 +33,13 @@ from dataclasses import dataclass, field
 
 from pglast import ast, enums
 
-from specql.dsl.expressions import PARAM_PREFIX, NodeRewriter, new_node, parse_expression
+from specql.dsl.expressions import (
+    PARAM_PREFIX,
+    NodeRewriter,
+    colref_parts,
+    new_node,
+    parse_expression,
+)
 from specql.dsl.model import Entity, Field, Param
 from specql.errors import SourcePos, SpecqlError
 from specql.generators.postgres.context import CompileContext, relation_names
@@ -128,10 +134,6 @@ def scalar_subquery(target: ast.Node, frm: ast.Node, where: ast.Node | None) -> 
         op=enums.SetOperation.SETOP_NONE,
     )
     return new_node(ast.SubLink, subLinkType=enums.SubLinkType.EXPR_SUBLINK, subselect=select)
-
-
-def colref_parts(node: ast.ColumnRef) -> list[str]:
-    return [f.sval if isinstance(f, ast.String) else "*" for f in node.fields]
 
 
 # --------------------------------------------------------------------------- tables
@@ -553,15 +555,6 @@ class Rewriter(NodeRewriter):
                 filters.extend(self._filters_of(item, scope))
             node.whereClause = and_([node.whereClause, *filters])
         return node
-
-    def _ordering(self, item, scopes: list[Scope], outputs: set[str]):
-        """GROUP/ORDER BY items may name an output column (``ORDER BY total``)."""
-        target = item.node if isinstance(item, ast.SortBy) else item
-        if isinstance(target, ast.ColumnRef):
-            parts = colref_parts(target)
-            if len(parts) == 1 and parts[0] in outputs:
-                return item
-        return self._node(item, scopes)
 
     def _from_item(self, item, outer: list[Scope], scope: Scope):
         """Rewrite one FROM item and record what it binds in ``scope``."""
