@@ -276,8 +276,13 @@ class _Walker:
     def stmt(self, kind: str, body: dict, guards: tuple, depth: int, loop: str, handler: bool):
         short = kind.removeprefix("PLpgSQL_stmt_")
         line = body.get("lineno", 0)
+
+        def add(stmt_kind: str, text: str = "", **kw) -> None:
+            """Record this statement as ``stmt_kind`` (``text``: its first 200 characters)."""
+            self.add(stmt_kind, body, guards, depth, loop, handler, text=text[:200], **kw)
+
         if short == "block":
-            self.add("block", body, guards, depth, loop, handler)
+            add("block")
             self.walk(body.get("body"), guards, depth + 1, loop, handler)
             exc = (body.get("exceptions") or {}).get("PLpgSQL_exception_block", {})
             for e in exc.get("exc_list", ()):
@@ -289,7 +294,7 @@ class _Walker:
         elif short == "if":
             g = self.guard(body.get("cond"), line)
             self.f.conditions.append(g)
-            self.add("if", body, guards, depth, loop, handler, text=g.text[:200], query=g.facts)
+            add("if", text=g.text, query=g.facts)
             self.walk(body.get("then_body"), (*guards, g), depth + 1, loop, handler)
             previous = [g]
             for ei in body.get("elsif_list", ()):
@@ -304,7 +309,7 @@ class _Walker:
                 self.walk(body.get("else_body"), (*guards, *negs), depth + 1, loop, handler)
         elif short == "case":
             t_expr = _expr_text(body.get("t_expr"))
-            self.add("case", body, guards, depth, loop, handler, text=t_expr[:200])
+            add("case", text=t_expr)
             for cw in body.get("case_when_list", ()):
                 b = cw.get("PLpgSQL_case_when", {})
                 g = self.guard(b.get("expr"), b.get("lineno", line))
@@ -335,14 +340,9 @@ class _Walker:
                 q = query_facts(text, 2)
             var = body.get("var") or {}
             targets = self.targets(var) if var else ()
-            self.add(
+            add(
                 "loop" if short != "while" else "while",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=text[:200],
+                text=text,
                 query=q,
                 targets=targets,
                 dynamic=dynamic,
@@ -360,13 +360,13 @@ class _Walker:
             if body.get("cond"):
                 g = self.guard(body.get("cond"), line)
                 self.f.conditions.append(g)
-            self.add("exit", body, guards, depth, loop, handler)
+            add("exit")
         elif short in ("return", "return_next"):
             text = _expr_text(body.get("expr"))
             if not text:
                 text = self._return_word(line)
             q = query_facts(text, 2) if text and text.upper() not in ("NEW", "OLD") else EMPTY
-            self.add(short, body, guards, depth, loop, handler, text=text[:200], query=q)
+            add(short, text=text, query=q)
         elif short == "return_query":
             text = _expr_text(body.get("query"))
             if text:
@@ -376,17 +376,7 @@ class _Walker:
                 text = _expr_text(body.get("dynquery"))
                 q = dynamic_sql_facts(text, self.env)
                 dyn = True
-            self.add(
-                "return_query",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=text[:200],
-                query=q,
-                dynamic=dyn,
-            )
+            add("return_query", text=text, query=q, dynamic=dyn)
         elif short == "raise":
             level = _LEVELS.get(body.get("elog_level", 0), "")
             message = body.get("message") or body.get("condname") or ""
@@ -396,18 +386,13 @@ class _Walker:
                 o = opt.get("PLpgSQL_raise_option", {})
                 if o.get("opt_type") in (0, None) and not message:  # ERRCODE
                     message = _expr_text(o.get("expr"))
-            self.add("raise", body, guards, depth, loop, handler, level=level, message=message)
+            add("raise", level=level, message=message)
         elif short == "assert":
             g = self.guard(body.get("cond"), line)
-            self.add(
+            add(
                 "assert",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
                 level="exception",
-                text=g.text[:200],
+                text=g.text,
                 query=g.facts,
                 message=_expr_text(body.get("message")),
             )
@@ -418,17 +403,7 @@ class _Walker:
             if "[" in target_text and "[" not in target:
                 target = target + "[]"
             q = query_facts(text, 3)
-            self.add(
-                "assign",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=text[:200],
-                query=q,
-                targets=(target,),
-            )
+            add("assign", text=text, query=q, targets=(target,))
             rendered = render_expression(value, self.env) if "'" in value or "$" in value else None
             if rendered is not None:
                 self.env[target] = rendered
@@ -438,40 +413,19 @@ class _Walker:
             text = _expr_text(body.get(_SQL_TEXT_KEY[short]))
             q = query_facts(text, 0)
             targets = self.targets(body.get("target")) if body.get("into") else ()
-            self.add(
-                short,
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=text[:200],
-                query=q,
-                targets=targets,
-            )
+            add(short, text=text, query=q, targets=targets)
         elif short == "dynexecute":
             text = _expr_text(body.get("query"))
             q = dynamic_sql_facts(text, self.env)
             targets = self.targets(body.get("target")) if body.get("into") else ()
-            self.add(
-                "dynexecute",
-                body,
-                guards,
-                depth,
-                loop,
-                handler,
-                text=(q.text or text)[:200],
-                query=q,
-                targets=targets,
-                dynamic=True,
-            )
+            add("dynexecute", text=q.text or text, query=q, targets=targets, dynamic=True)
         elif short == "getdiag":
             for item in body.get("diag_items", ()):
                 d = item.get("PLpgSQL_diag_item", {})
                 self.f.diagnostics.append((d.get("kind", ""), self.datum_name(d.get("target"))))
-            self.add("getdiag", body, guards, depth, loop, handler)
+            add("getdiag")
         else:
-            self.add(short, body, guards, depth, loop, handler)
+            add(short)
 
     def _return_word(self, line: int) -> str:
         """RETURN NEW / RETURN OLD / RETURN var: the AST keeps only a variable number."""
