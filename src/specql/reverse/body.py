@@ -120,6 +120,15 @@ def kind_of(stmt: dict) -> str:
     return next(iter(stmt))
 
 
+def expr_text(node: object) -> str:
+    """The SQL text of an expression node ``{"PLpgSQL_expr": {"query": ...}}``; "" for none."""
+    if isinstance(node, dict):
+        e = node.get("PLpgSQL_expr")
+        if e is not None:
+            return e.get("query", "")
+    return ""
+
+
 def lineno(stmt: dict) -> int:
     return stmt[kind_of(stmt)].get("lineno") or 0
 

@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from specql.reverse.body import expr_text
 from specql.reverse.parse_queries import (
     EMPTY,
     QueryFacts,
@@ -206,14 +207,6 @@ def tokens(name: str) -> tuple[str, ...]:
 # ---------------------------------------------------------------------------------------------
 
 
-def _expr_text(node: object) -> str:
-    if isinstance(node, dict):
-        e = node.get("PLpgSQL_expr")
-        if e is not None:
-            return e.get("query", "")
-    return ""
-
-
 def _expr_mode(node: object) -> int:
     if isinstance(node, dict):
         return (node.get("PLpgSQL_expr") or {}).get("parseMode", 0)
@@ -247,7 +240,7 @@ class _Walker:
         return (body.get("refname", "").lower(),)
 
     def guard(self, cond: object, line: int, negated: bool = False) -> Guard:
-        text = _expr_text(cond)
+        text = expr_text(cond)
         g = Guard(text=text, line=line + self.offset, facts=query_facts(text, 2), negated=negated)
         return g
 
@@ -308,7 +301,7 @@ class _Walker:
                 negs = tuple(Guard(p.text, p.line, p.facts, True) for p in previous)
                 self.walk(body.get("else_body"), (*guards, *negs), depth + 1, loop, handler)
         elif short == "case":
-            t_expr = _expr_text(body.get("t_expr"))
+            t_expr = expr_text(body.get("t_expr"))
             add("case", text=t_expr)
             for cw in body.get("case_when_list", ()):
                 b = cw.get("PLpgSQL_case_when", {})
@@ -329,14 +322,14 @@ class _Walker:
                 g_list = (*guards, g)
                 text, q = g.text, g.facts
             elif short == "fors" or short == "forc":
-                text = _expr_text(body.get("query"))
+                text = expr_text(body.get("query"))
                 q = query_facts(text, 0)
             elif short == "dynfors":
-                text = _expr_text(body.get("query"))
+                text = expr_text(body.get("query"))
                 q = dynamic_sql_facts(text, self.env)
                 dynamic = True
             elif short == "foreach_a":
-                text = _expr_text(body.get("expr"))
+                text = expr_text(body.get("expr"))
                 q = query_facts(text, 2)
             var = body.get("var") or {}
             targets = self.targets(var) if var else ()
@@ -362,18 +355,18 @@ class _Walker:
                 self.f.conditions.append(g)
             add("exit")
         elif short in ("return", "return_next"):
-            text = _expr_text(body.get("expr"))
+            text = expr_text(body.get("expr"))
             if not text:
                 text = self._return_word(line)
             q = query_facts(text, 2) if text and text.upper() not in ("NEW", "OLD") else EMPTY
             add(short, text=text, query=q)
         elif short == "return_query":
-            text = _expr_text(body.get("query"))
+            text = expr_text(body.get("query"))
             if text:
                 q = query_facts(text, 0)
                 dyn = False
             else:
-                text = _expr_text(body.get("dynquery"))
+                text = expr_text(body.get("dynquery"))
                 q = dynamic_sql_facts(text, self.env)
                 dyn = True
             add("return_query", text=text, query=q, dynamic=dyn)
@@ -385,7 +378,7 @@ class _Walker:
             for opt in body.get("options", ()):
                 o = opt.get("PLpgSQL_raise_option", {})
                 if o.get("opt_type") in (0, None) and not message:  # ERRCODE
-                    message = _expr_text(o.get("expr"))
+                    message = expr_text(o.get("expr"))
             add("raise", level=level, message=message)
         elif short == "assert":
             g = self.guard(body.get("cond"), line)
@@ -394,10 +387,10 @@ class _Walker:
                 level="exception",
                 text=g.text,
                 query=g.facts,
-                message=_expr_text(body.get("message")),
+                message=expr_text(body.get("message")),
             )
         elif short == "assign":
-            text = _expr_text(body.get("expr"))
+            text = expr_text(body.get("expr"))
             target_text, value = split_assignment(text)
             target = self.datum_name(body.get("varno")) or target_text.lower()
             if "[" in target_text and "[" not in target:
@@ -410,12 +403,12 @@ class _Walker:
                 if looks_like_sql(rendered):
                     self.f.sql_variables.add(target)
         elif short in _SQL_TEXT_KEY:  # a statement that runs one SQL text (INTO targets)
-            text = _expr_text(body.get(_SQL_TEXT_KEY[short]))
+            text = expr_text(body.get(_SQL_TEXT_KEY[short]))
             q = query_facts(text, 0)
             targets = self.targets(body.get("target")) if body.get("into") else ()
             add(short, text=text, query=q, targets=targets)
         elif short == "dynexecute":
-            text = _expr_text(body.get("query"))
+            text = expr_text(body.get("query"))
             q = dynamic_sql_facts(text, self.env)
             targets = self.targets(body.get("target")) if body.get("into") else ()
             add("dynexecute", text=q.text or text, query=q, targets=targets, dynamic=True)
@@ -482,14 +475,14 @@ def extract_facts(fn: FunctionInfo) -> FunctionFacts:
                 VarInfo(
                     name,
                     typ.lower(),
-                    _expr_text(body.get("default_val")),
+                    expr_text(body.get("default_val")),
                     constant=bool(body.get("isconst")),
                 ),
             )
         walker = _Walker(facts, datums)
         for d in datums:  # DECLARE x := (SELECT …): defaults run queries too
             body = d.get("PLpgSQL_var") or {}
-            default = _expr_text(body.get("default_val"))
+            default = expr_text(body.get("default_val"))
             if default and body.get("lineno"):
                 facts.statements.append(
                     Stmt(

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from specql.reverse.body import kind_of
+from specql.reverse.body import expr_text, kind_of
 from specql.reverse.sqlmap import ast, conjuncts, enums, string_value
 
 BUSINESS_ERROR_SQLSTATE = "SQB01"
@@ -45,12 +45,6 @@ class Frame:
     framework_schema: str = "app"
     required: list[str] = field(default_factory=list)  # params checked NOT NULL, SQL names
     frame_statements: int = 0  # statements of the frame itself (handler, checks, load, return)
-
-
-def _expr(node: dict | None) -> str:
-    if not node:
-        return ""
-    return node.get("PLpgSQL_expr", {}).get("query", "")
 
 
 def detect_frame(action: dict | None) -> Frame | None:
@@ -77,7 +71,7 @@ def detect_frame(action: dict | None) -> Frame | None:
     kinds = [kind_of(s) for s in actions]
     if kinds != ["PLpgSQL_stmt_getdiag", "PLpgSQL_stmt_return"]:
         return None
-    if "'error:'" not in _expr(actions[1]["PLpgSQL_stmt_return"].get("expr")):
+    if "'error:'" not in expr_text(actions[1]["PLpgSQL_stmt_return"].get("expr")):
         return None
     return Frame(
         outer=action,
@@ -142,11 +136,11 @@ def if_only_fails(stmt: dict, translator) -> tuple[str, str, str | None] | None:
     node, then = found
     if kind_of(then) != "PLpgSQL_stmt_perform":
         return None
-    call = perform_call(_expr(then["PLpgSQL_stmt_perform"].get("expr")), translator)
+    call = perform_call(expr_text(then["PLpgSQL_stmt_perform"].get("expr")), translator)
     found = business_error_call(call) if call is not None else None
     if found is None:
         return None
-    return _expr(node.get("cond")), found[0], found[1]
+    return expr_text(node.get("cond")), found[0], found[1]
 
 
 def success_return(stmt: dict, translator) -> tuple[bool, ast.Node | None] | None:
@@ -154,7 +148,7 @@ def success_return(stmt: dict, translator) -> tuple[bool, ast.Node | None] | Non
     result, the ``return:`` expression node when data is ``to_jsonb(<e>)``)."""
     if kind_of(stmt) != "PLpgSQL_stmt_return":
         return None
-    text = _expr(stmt["PLpgSQL_stmt_return"].get("expr"))
+    text = expr_text(stmt["PLpgSQL_stmt_return"].get("expr"))
     if not text.startswith("ROW('success'"):
         return None
     node = translator.parse_expression(text)
@@ -197,7 +191,7 @@ def instance_load(stmt: dict, translator) -> tuple[str, str, str | None] | None:
     target = node.get("target") or {}
     if not node.get("into") or "PLpgSQL_rec" not in target:
         return None
-    sel = translator.parse_statement(_expr(node.get("sqlstmt")))
+    sel = translator.parse_statement(expr_text(node.get("sqlstmt")))
     if (
         not isinstance(sel, ast.SelectStmt)
         or not sel.lockingClause

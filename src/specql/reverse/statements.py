@@ -51,7 +51,7 @@ from specql.dsl.model import (
     UpdateStep,
     ValidateStep,
 )
-from specql.reverse.body import kind_of
+from specql.reverse.body import expr_text, kind_of
 from specql.reverse.entity_tables import FRAMEWORK_COLUMNS
 from specql.reverse.framework import (
     CREATED_ID,
@@ -161,12 +161,6 @@ def map_block(ctx: MapContext, stmts: list[dict]) -> list[Step]:
     return out
 
 
-def _expr(node: dict | None) -> str:
-    if not node:
-        return ""
-    return node.get("PLpgSQL_expr", {}).get("query", "")
-
-
 def _unsupported(kind: str) -> Handler:
     def handler(ctx: MapContext, stmts: list[dict], i: int) -> Result:
         raise Untranslatable(UNSUPPORTED[kind])
@@ -216,12 +210,12 @@ def map_if(ctx: MapContext, stmts: list[dict], i: int) -> Result:
                 )
 
     if len(then) == 1 and not elsifs and not else_body and _is_raise_exception(then[0]):
-        cond = ctx.tr.parse_expression(_expr(node.get("cond")))
+        cond = ctx.tr.parse_expression(expr_text(node.get("cond")))
         code, message = raise_error(ctx, then[0]["PLpgSQL_stmt_raise"])
         condition = ctx.tr.render(ctx.tr.node(negate(cond)))
         return Result([ValidateStep(condition=condition, error=code, message=message)])
 
-    cond_node = ctx.tr.node(ctx.tr.parse_expression(_expr(node.get("cond"))))
+    cond_node = ctx.tr.node(ctx.tr.parse_expression(expr_text(node.get("cond"))))
     reads = ctx.tr.reset_mentions()
     then_steps = map_block(ctx, then)
     else_steps = _elsif_chain(ctx, stmt, elsifs, else_body)
@@ -236,7 +230,7 @@ def _elsif_chain(ctx: MapContext, stmt: dict, elsifs: list[dict], else_body) -> 
     if not elsifs:
         return map_block(ctx, else_body)
     first = elsifs[0]["PLpgSQL_if_elsif"]
-    cond = ctx.tr.render(ctx.tr.node(ctx.tr.parse_expression(_expr(first.get("cond")))))
+    cond = ctx.tr.render(ctx.tr.node(ctx.tr.parse_expression(expr_text(first.get("cond")))))
     reads = ctx.tr.reset_mentions()
     nested = IfStep(
         condition=cond,
@@ -252,11 +246,11 @@ def _elsif_chain(ctx: MapContext, stmt: dict, elsifs: list[dict], else_body) -> 
 def map_case(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     stmt = stmts[i]
     node = stmt["PLpgSQL_stmt_case"]
-    subject = _expr(node.get("t_expr"))
+    subject = expr_text(node.get("t_expr"))
     whens = node.get("case_when_list") or []
     conds = []
     for when in whens:
-        text = _expr(when["PLpgSQL_case_when"].get("expr"))
+        text = expr_text(when["PLpgSQL_case_when"].get("expr"))
         if subject:
             text = re.sub(r'"__Case__Variable_\d+__"', f"({subject})", text)
         conds.append(ctx.tr.render(ctx.tr.node(_single_in(ctx.tr.parse_expression(text)))))
@@ -310,10 +304,10 @@ def map_raise(ctx: MapContext, stmts: list[dict], i: int) -> Result:
 @handles("PLpgSQL_stmt_assert")
 def map_assert(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     node = stmts[i]["PLpgSQL_stmt_assert"]
-    condition = ctx.tr.expression(_expr(node.get("cond")))
+    condition = ctx.tr.expression(expr_text(node.get("cond")))
     message = None
     if node.get("message"):
-        message = string_value(ctx.tr.parse_expression(_expr(node["message"])))
+        message = string_value(ctx.tr.parse_expression(expr_text(node["message"])))
     return Result([ValidateStep(condition=condition, error="assertion_failed", message=message)])
 
 
@@ -324,7 +318,7 @@ def map_return(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     if is_synthetic(stmt):
         return Result([])  # the RETURN PL/pgSQL adds at the end of a body
     last = stmt is ctx.last_statement
-    text = _expr(node.get("expr")) or _returned_variable(ctx, stmt)
+    text = expr_text(node.get("expr")) or _returned_variable(ctx, stmt)
     if ctx.frame is not None:
         found = success_return(stmt, ctx.tr)
         if found is not None:
@@ -370,7 +364,7 @@ def raise_error(ctx: MapContext, node: dict) -> tuple[str, str | None]:
     errcode = node.get("condname")
     for option in node.get("options") or ():
         opt = option["PLpgSQL_raise_option"]
-        value = string_value(ctx.tr.parse_expression(_expr(opt.get("expr"))))
+        value = string_value(ctx.tr.parse_expression(expr_text(opt.get("expr"))))
         if opt.get("opt_type", 0) == _OPT_MESSAGE:
             if value is None:
                 raise Untranslatable("RAISE with a computed MESSAGE")
@@ -523,7 +517,7 @@ def _with_op(node: ast.A_Expr, name: str) -> ast.A_Expr:
 @handles("PLpgSQL_stmt_perform")
 def map_perform(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     node = stmts[i]["PLpgSQL_stmt_perform"]
-    call = perform_call(_expr(node.get("expr")), ctx.tr)
+    call = perform_call(expr_text(node.get("expr")), ctx.tr)
     if call is None:
         if i + 1 < len(stmts) and _reads_found(stmts[i + 1]):
             return _perform_then_if(ctx, stmts, i)
@@ -546,13 +540,13 @@ def _reads_found(stmt: dict) -> bool:
     whether to try; the condition itself is translated on its AST)."""
     if kind_of(stmt) != "PLpgSQL_stmt_if":
         return False
-    return bool(_FOUND_WORD.search(_expr(stmt["PLpgSQL_stmt_if"].get("cond"))))
+    return bool(_FOUND_WORD.search(expr_text(stmt["PLpgSQL_stmt_if"].get("cond"))))
 
 
 def _perform_then_if(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     """``PERFORM <query>; IF [NOT] FOUND THEN …`` -> ``if: [NOT] EXISTS (<query>)``."""
     perform = stmts[i]
-    sel = ctx.tr.parse_statement(_expr(perform["PLpgSQL_stmt_perform"].get("expr")))
+    sel = ctx.tr.parse_statement(expr_text(perform["PLpgSQL_stmt_perform"].get("expr")))
     query, _, _ = ctx.tr.select(sel)
     mentions = ctx.tr.reset_mentions()
     ctx.tr.found = Found(query=query, mentions=mentions)
@@ -631,7 +625,7 @@ def split_assignment(text: str) -> tuple[str, str]:
 @handles("PLpgSQL_stmt_assign")
 def map_assign(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     node = stmts[i]["PLpgSQL_stmt_assign"]
-    target_text, value_text = split_assignment(_expr(node.get("expr")))
+    target_text, value_text = split_assignment(expr_text(node.get("expr")))
     datum = ctx.datum(node.get("varno", 0))
     ((dkind, dnode),) = datum.items() if datum else (("", {}),)
     if dkind == "PLpgSQL_recfield":
@@ -676,7 +670,7 @@ def _assign_new(ctx: MapContext, new: Name, column: str, value_text: str) -> Res
 @handles("PLpgSQL_stmt_execsql")
 def map_execsql(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     node = stmts[i]["PLpgSQL_stmt_execsql"]
-    sql = ctx.tr.parse_statement(_expr(node.get("sqlstmt")))
+    sql = ctx.tr.parse_statement(expr_text(node.get("sqlstmt")))
     target = node.get("target") if node.get("into") else None
     if isinstance(sql, ast.SelectStmt):
         return _select_into(ctx, stmts, i, sql, target, bool(node.get("strict")))
@@ -862,7 +856,7 @@ def _not_found_error(ctx: MapContext, stmt: dict) -> str | None:
     if found_if is None:
         return None
     node, then = found_if
-    if _expr(node.get("cond")).strip().lower() != "not found":
+    if expr_text(node.get("cond")).strip().lower() != "not found":
         return None
     if _is_raise_exception(then):
         return raise_error(ctx, then["PLpgSQL_stmt_raise"])[0]
@@ -878,7 +872,7 @@ def _insert_idiom(ctx: MapContext, stmts: list[dict], i: int, new_id_text: str) 
     [_created_id := _new_id;]``."""
     if i + 1 >= len(stmts) or kind_of(stmts[i + 1]) != "PLpgSQL_stmt_execsql":
         raise Untranslatable("_new_id assigned without an INSERT")
-    sql = ctx.tr.parse_statement(_expr(stmts[i + 1]["PLpgSQL_stmt_execsql"].get("sqlstmt")))
+    sql = ctx.tr.parse_statement(expr_text(stmts[i + 1]["PLpgSQL_stmt_execsql"].get("sqlstmt")))
     if not isinstance(sql, ast.InsertStmt):
         raise Untranslatable("_new_id assigned without an INSERT")
     new_id = ctx.tr.parse_expression(new_id_text)
@@ -887,7 +881,7 @@ def _insert_idiom(ctx: MapContext, stmts: list[dict], i: int, new_id_text: str) 
     for stmt in stmts[i + 2 : i + 4]:
         if kind_of(stmt) != "PLpgSQL_stmt_assign":
             break
-        target, value = split_assignment(_expr(stmt["PLpgSQL_stmt_assign"].get("expr")))
+        target, value = split_assignment(expr_text(stmt["PLpgSQL_stmt_assign"].get("expr")))
         if value != NEW_ID:
             break
         if target == CREATED_ID:
@@ -1139,7 +1133,7 @@ def _delete(ctx: MapContext, dele: ast.DeleteStmt) -> DeleteStep:
 def map_fors(ctx: MapContext, stmts: list[dict], i: int) -> Result:
     stmt = stmts[i]
     node = stmt["PLpgSQL_stmt_fors"]
-    sql = ctx.tr.parse_statement(_expr(node.get("query")))
+    sql = ctx.tr.parse_statement(expr_text(node.get("query")))
     if not isinstance(sql, ast.SelectStmt):
         raise Untranslatable("FOR over something else than a SELECT")
     targets = ctx.name_of_target(node.get("var"))
