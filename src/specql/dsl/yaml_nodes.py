@@ -2,9 +2,11 @@
 
 Why not ``yaml.compose``: its C composer recurses once per nesting level and crashes the
 interpreter (a segfault, not an exception) on a few hundred kilobytes of ``[[[[...``, and it
-expands aliases into shared nodes (the "billion laughs" bomb). Here PyYAML's event stream (the
-libyaml parser is iterative) is folded into nodes with an explicit stack, so depth, node count
-and aliases are checked *while* reading and the first problem stops the work.
+expands aliases into shared nodes (the "billion laughs" bomb). Here the events of libyaml's
+parser (iterative; PyYAML's own parser when libyaml is missing) are folded into nodes with an
+explicit stack, so depth, node count and aliases are checked *while* reading and the first
+problem stops the work. The parser is driven directly (not through ``yaml.parse``'s generator
+and loader) and plain scalars' tags are kept per text: the events cost little next to that.
 
 Scalars keep their raw text (``value``) *and* the tag YAML 1.1 would resolve them to: the
 dialect reads names and SQL as the raw text (``no`` stays the word "no", ``0.50`` stays
@@ -19,8 +21,6 @@ import yaml
 from yaml.resolver import Resolver
 
 from specql.errors import SourcePos, SpecqlError
-
-_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_DEPTH = 64  # nesting of mappings/sequences; a spec needs about 12
 MAX_NODES = 200_000  # about 10x the largest real spec we have seen
@@ -91,36 +91,96 @@ def _error_from_yaml(exc: yaml.YAMLError, text: str, file: str) -> SpecqlError:
     return SpecqlError(f"invalid YAML: {exc}", SourcePos(file, 1, 1))
 
 
+def _parser(text: str):
+    """A parser of ``text``'s events: libyaml's (iterative) when PyYAML has it."""
+    if _CParser is not None:
+        return _CParser(text)
+    return yaml.SafeLoader(text)
+
+
+_CParser = getattr(getattr(yaml, "cyaml", None), "CParser", None) if yaml.__with_libyaml__ else None
+_RESOLVER = Resolver()
+_PLAIN_TAGS: dict[str, str] = {}  # plain scalar text -> its short tag (YAML 1.1 resolution)
+_MAX_PLAIN_TAGS = 50_000
+
+
+def _plain_tag(value: str) -> str:
+    tag = _PLAIN_TAGS.get(value)
+    if tag is None:
+        if len(_PLAIN_TAGS) >= _MAX_PLAIN_TAGS:
+            _PLAIN_TAGS.clear()
+        tag = _PLAIN_TAGS[value] = _short_tag(
+            _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
+        )
+    return tag
+
+
+_SCALAR = yaml.ScalarEvent
+_MAP_START = yaml.MappingStartEvent
+_SEQ_START = yaml.SequenceStartEvent
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+_STR = "str"
+
+
 def compose(text: str, file: str) -> YNode | None:
     """The single document of ``text`` as a node tree (None for an empty document).
 
     Raises SpecqlError for malformed YAML, several documents, aliases, too deep nesting or too
     many nodes.
     """
-    resolver = Resolver()
     stack: list[YNode] = []  # open containers
     pending_key: list[YNode | None] = []  # per open mapping: the key awaiting its value
     root: YNode | None = None
     documents = 0
     nodes = 0
 
-    def attach(node: YNode) -> None:
-        nonlocal root
-        if not stack:
-            root = node
-            return
-        parent = stack[-1]
-        if parent.kind == "seq":
-            parent.items.append(node)
-        elif pending_key[-1] is None:
-            pending_key[-1] = node
-        else:
-            parent.pairs.append((pending_key[-1], node))
-            pending_key[-1] = None
-
     try:
-        for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, yaml.DocumentStartEvent):
+        parser = _parser(text)
+        get_event = parser.get_event
+        while True:
+            event = get_event()
+            if event is None:
+                break
+            kind = type(event)
+            if kind is _SCALAR:
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise SpecqlError(
+                        f"too many YAML nodes (more than {MAX_NODES})",
+                        _pos(file, event.start_mark),
+                    )
+                tag = event.tag
+                if tag is None or tag == "!":  # quoted: a string whatever it reads
+                    tag = _plain_tag(event.value) if event.implicit[0] else _STR
+                else:
+                    tag = _short_tag(tag)
+                mark = event.start_mark
+                node = YNode(
+                    "scalar",
+                    SourcePos(file, mark.line + 1, mark.column + 1),
+                    event.value,
+                    tag,
+                    event.style or None,
+                    event.end_mark.line + 1,
+                )
+            elif kind is _MAP_START or kind is _SEQ_START:
+                nodes += 1
+                if nodes > MAX_NODES:
+                    raise SpecqlError(
+                        f"too many YAML nodes (more than {MAX_NODES})",
+                        _pos(file, event.start_mark),
+                    )
+                if len(stack) >= MAX_DEPTH:
+                    raise SpecqlError(
+                        f"YAML nested deeper than {MAX_DEPTH} levels",
+                        _pos(file, event.start_mark),
+                    )
+                node = YNode("map" if kind is _MAP_START else "seq", _pos(file, event.start_mark))
+            elif kind in _ENDS:
+                stack.pop().end_line = event.end_mark.line + 1
+                pending_key.pop()
+                continue
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise SpecqlError(
@@ -128,48 +188,28 @@ def compose(text: str, file: str) -> YNode | None:
                         _pos(file, event.start_mark),
                     )
                 continue
-            if isinstance(event, yaml.AliasEvent):
+            elif kind is yaml.AliasEvent:
                 raise SpecqlError(
                     f"YAML aliases (*{event.anchor}) are not allowed in specs; write the value out",
                     _pos(file, event.start_mark),
                 )
-            if isinstance(
-                event, yaml.ScalarEvent | yaml.MappingStartEvent | yaml.SequenceStartEvent
-            ):
-                nodes += 1
-                if nodes > MAX_NODES:
-                    raise SpecqlError(
-                        f"too many YAML nodes (more than {MAX_NODES})",
-                        _pos(file, event.start_mark),
-                    )
-            if isinstance(event, yaml.ScalarEvent):
-                tag = event.tag
-                if tag is None or tag == "!":
-                    tag = resolver.resolve(yaml.ScalarNode, event.value, event.implicit)
-                attach(
-                    YNode(
-                        "scalar",
-                        _pos(file, event.start_mark),
-                        value=event.value,
-                        tag=_short_tag(tag),
-                        style=event.style or None,
-                        end_line=event.end_mark.line + 1,
-                    )
-                )
-            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-                if len(stack) >= MAX_DEPTH:
-                    raise SpecqlError(
-                        f"YAML nested deeper than {MAX_DEPTH} levels",
-                        _pos(file, event.start_mark),
-                    )
-                kind = "map" if isinstance(event, yaml.MappingStartEvent) else "seq"
-                node = YNode(kind, _pos(file, event.start_mark))
-                attach(node)
+            else:  # stream start/end, document end
+                continue
+            # attach the node to its parent
+            if not stack:
+                root = node
+            else:
+                parent = stack[-1]
+                if parent.kind == "seq":
+                    parent.items.append(node)
+                elif pending_key[-1] is None:
+                    pending_key[-1] = node
+                else:
+                    parent.pairs.append((pending_key[-1], node))
+                    pending_key[-1] = None
+            if kind is not _SCALAR:
                 stack.append(node)
                 pending_key.append(None)
-            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                stack.pop().end_line = event.end_mark.line + 1
-                pending_key.pop()
     except yaml.YAMLError as exc:
         raise _error_from_yaml(exc, text, file) from None
     except UnicodeEncodeError as exc:  # lone surrogates in a str given to load_text
