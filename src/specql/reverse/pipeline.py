@@ -28,7 +28,9 @@ holds (same path, size and time or content; same tables) and still produces the 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import dataclasses
+import gc
 import hashlib
 import json
 import multiprocessing
@@ -686,9 +688,29 @@ def reverse(
     if out is not None and dsn is not None:
         out.mkdir(parents=True, exist_ok=True)
     try:
-        return _reverse(run, files, sources, dsn, schemas, out, report_path, html_path, started)
+        with _fewer_collections():
+            return _reverse(run, files, sources, dsn, schemas, out, report_path, html_path, started)
     finally:
         run.close()
+
+
+# Objects allocated (net) between two collections of the youngest generation while a run is
+# on; Python's default is 700. A run keeps hundreds of thousands of objects alive (ASTs,
+# entities, specs) and makes millions of short-lived ones, mostly freed by reference
+# counting: at 700 the collector ran about 2,400 times and took a quarter of the run (each
+# full collection walks every live object). Memory stays the same: cycles are still collected.
+GC_YOUNG_THRESHOLD = 50_000
+
+
+@contextlib.contextmanager
+def _fewer_collections():
+    """Collect garbage cycles less often for the duration of a run (restored afterwards)."""
+    saved = gc.get_threshold()
+    gc.set_threshold(max(saved[0], GC_YOUNG_THRESHOLD), *saved[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*saved)
 
 
 def _redact(dsn: str) -> str:
