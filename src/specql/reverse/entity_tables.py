@@ -20,13 +20,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from specql.dsl.model import Entity
+from specql.dsl.model import Entity, Field
+from specql.dsl.types import parse_type
 from specql.reverse.naming import entity_name_for_table, snake
 from specql.reverse.source import TableInfo, TypeInfo
 
 FRAMEWORK_COLUMNS = frozenset(
     {"id", "identifier", "tenant_id", "created_at", "updated_at", "deleted_at"}
 )
+_CHECK_TYPE = parse_type("text")
+_CHECK_DEFAULT = "NULL"
 
 
 @dataclass(eq=False)
@@ -85,6 +88,8 @@ class EntityTables:
         self._by_table: dict[str, list[EntityTable]] = {}
         self._by_entity: dict[str, list[EntityTable]] = {}
         self._names_of_table: dict[str, frozenset[str]] = {}
+        self._info_names: frozenset[str] | None = None
+        self._step_checks: dict[EntityTable, Entity] = {}
         for t in self.all:
             self._by_table.setdefault(t.table, []).append(t)
             self._by_entity.setdefault(t.entity.name, []).append(t)
@@ -116,6 +121,34 @@ class EntityTables:
                 names |= set(t.field_by_column.values())
             cached = self._names_of_table[table] = frozenset(names)
         return cached
+
+    def info_names(self) -> frozenset[str]:
+        """The bare names of every table of the run (entity tables or not)."""
+        if self._info_names is None:
+            self._info_names = frozenset(i.name for i in self.infos.values())
+        return self._info_names
+
+    def step_check(self, t: EntityTable) -> Entity:
+        """``t``'s entity as the steps stage validates actions against it: what the checks of
+        steps read (name, schema, each field's name, nullability and whether it has a
+        default) and nothing else. Field types and defaults are checked once, by assembly:
+        here a ``ref`` to an entity outside the action's few would be an error ignored after
+        the cost of a "did you mean" search over every entity name, for each function."""
+        found = self._step_checks.get(t)
+        if found is None:
+            e = t.entity
+            fields = [
+                Field(
+                    name=f.name,
+                    type=_CHECK_TYPE,
+                    nullable=f.nullable,
+                    default=None if f.default is None else _CHECK_DEFAULT,
+                )
+                for f in e.fields
+            ]
+            found = Entity(name=e.name, schema=e.schema, fields=fields, pos=e.pos)
+            self._step_checks[t] = found
+        return found
 
     def by_entity(self, name: str) -> EntityTable | None:
         found = self._by_entity.get(name, [])

@@ -223,6 +223,7 @@ class _FunctionMapper:
         self.param_sql: list[str] = []  # SQL names, parallel to params
         self.notes: list[Unconverted] = []
         self.own: EntityTable | None = None
+        self._own_info_names: frozenset[str] | None = None
 
     # ---- main
 
@@ -473,11 +474,19 @@ class _FunctionMapper:
         if (
             self.tables.lookup(schema or None, name) is not None
             or lowered in self.infos
-            or any(i.name == name for i in self.infos.values())
+            or name in self._info_names()
         ):
             return lowered
         user = self.tables.user_type(lowered)
         return "" if user is not None and user.kind == "composite" else None
+
+    def _info_names(self) -> frozenset[str]:
+        """The bare names of every table of the run."""
+        if self.infos is self.tables.infos:
+            return self.tables.info_names()
+        if self._own_info_names is None:
+            self._own_info_names = frozenset(i.name for i in self.infos.values())
+        return self._own_info_names
 
     def _columns_in_body(self) -> set[str]:
         """Columns (and their field names) of the entity tables the body names."""
@@ -585,22 +594,25 @@ class _FunctionMapper:
             earlier.add(v.spec)
 
     def _rejected(self, ctx: MapContext, steps: list[Step]) -> list[tuple[Step, str]]:
-        own = self.own.entity if self.own is not None else None
+        """The steps the validator rejects, with its message. The action is checked on its
+        entity next to the entities it reads and writes, as :meth:`EntityTables.step_check`
+        gives them (what step checks read of an entity, nothing else to check)."""
         action = Action(
             name=action_name_for_function(self.fn.schema, self.fn.name),
             params=self.params,
             steps=steps,
         )
-        if own is None:
-            own = Entity(name="ReverseCheck", schema=(self.fn.schema or "public").lower())
-        host = dataclasses.replace(own, actions=[action])
+        if self.own is not None:
+            host = dataclasses.replace(self.tables.step_check(self.own), actions=[action])
+        else:
+            host = Entity(
+                name="ReverseCheck", schema=(self.fn.schema or "public").lower(), actions=[action]
+            )
         others: dict[str, Entity] = {}
         for qualified in [*ctx.written, *ctx.tr.tables_read]:
             t = self.tables.by_qualified(qualified)
-            if t is not None and t.entity is not own:
-                others.setdefault(
-                    t.entity.name + "@" + t.entity.schema, dataclasses.replace(t.entity, actions=[])
-                )
+            if t is not None and (self.own is None or t.entity is not self.own.entity):
+                others.setdefault(t.entity.name + "@" + t.entity.schema, self.tables.step_check(t))
         by_line: dict[int, Step] = {}
         saved = []
         for n, step in enumerate(walk_steps(steps), start=1):
