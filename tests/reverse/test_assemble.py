@@ -298,3 +298,28 @@ def test_a_step_that_does_not_round_trip_becomes_raw_sql() -> None:
     assert isinstance(spec.actions[0].steps[0], m.RawSqlStep)
     assert "does not load back" in spec.actions[0].steps[0].reason
     assert result.texts == [dump(spec)]
+
+
+def test_where_texts_take_the_canonical_form_the_loader_reads() -> None:
+    # The loader keeps the WHERE/SET texts of update, delete and find deparsed by PostgreSQL's
+    # parser: unquoted names come back lower-cased (FROM Item -> FROM item, the same
+    # relation). That is no reason for raw_sql: the spec takes the stable canonical text.
+    where = "id IN (SELECT id FROM Item WHERE name = 'x')"
+    delete = m.DeleteStep(entity="Item", where=where, hard=True, pos=SourcePos("l", 13, 0))
+    update = m.UpdateStep(
+        entity="Item",
+        assignments={"name": "(SELECT max(name) FROM Item)"},
+        where=where,
+        pos=SourcePos("l", 14, 0),
+    )
+    o = outcome("shop.prune", [delete, update], writes={"shop.items": 2}, body=BODY, body_line=10)
+    spec_in = m.Entity(name="Item", schema="shop", actions=[m.Action("x", steps=[delete])])
+    assert not round_trips(spec_in)
+    result = assemble([EntitySource("shop.items", entity("Item", name="text"))], [o])
+    (spec,) = result.specs
+    assert round_trips(spec) and not errors_of([spec])
+    assert [type(s) for s in spec.actions[0].steps] == [m.DeleteStep, m.UpdateStep]
+    assert spec.actions[0].steps[0].where == "id IN (SELECT id FROM item WHERE name = 'x')"
+    assert spec.actions[0].steps[1].assignments == {"name": "(SELECT max(name) FROM item)"}
+    assert o.downgraded == 0 and o.statements_converted == 2 and not o.unconverted
+    assert result.texts == [dump(spec)]

@@ -28,7 +28,10 @@ Validity is the bar: every assembled spec is validated together with all the oth
 - a step the validator rejects becomes a ``raw_sql`` step of its legacy SQL text, with the
   validator's message as the reason; the function's converted-statement count and confidence
   drop accordingly and the step is listed as unconverted;
-- a step whose YAML does not load back as itself becomes ``raw_sql`` the same way;
+- a step whose YAML does not load back as itself becomes ``raw_sql`` the same way, unless
+  only the WHERE/SET texts of update, delete and find steps differ, which the loader keeps in
+  PostgreSQL's deparsed form (``FROM CallNumber`` loads as ``FROM callnumber``, the same
+  relation): then the spec takes that stable canonical text and is validated again;
 - a field the validator rejects (e.g. a ref to a table that is not in the run) is left out of
   the spec, with a note on the entity;
 - duplicate action names on one entity (overloaded functions, one name in two schemas) get a
@@ -534,6 +537,9 @@ class _Assembler:
                 self.texts[index] = text
                 continue
             self.texts.pop(index, None)
+            if _adopt_canonical_sql(entity):
+                changed.add(index)  # validated again, and its text kept, in the next round
+                continue
             fixed = False
             if not _round_trips(dataclasses.replace(entity, actions=[])):
                 for f in list(entity.fields):
@@ -607,6 +613,55 @@ def _round_trip_text(entity: m.Entity) -> str | None:
 
 def _round_trips(entity: m.Entity) -> bool:
     return _round_trip_text(entity) is not None
+
+
+_CANONICAL_SQL_STEPS = (m.UpdateStep, m.DeleteStep, m.FindStep)
+
+
+def _adopt_canonical_sql(entity: m.Entity) -> bool:
+    """Take the loader's reading of the WHERE and SET texts of update, delete and find steps
+    when that is all that keeps ``entity`` from round-tripping; True when it then does.
+
+    The loader keeps those texts as PostgreSQL's parser reads them, deparsed (see
+    :mod:`specql.dsl.loader`): unquoted names come back lower-cased, so ``... IN (SELECT id
+    FROM CallNumber)`` loads as ``FROM callnumber``, the same relation (entity names in SQL
+    are matched without case). Taken only when everything else loads back as it is and the
+    deparsed text is stable (dumped and loaded again, the same); the caller validates the
+    entity again. Anything else the YAML loses (a default's outer spaces...) is repaired as
+    before: the step becomes raw_sql."""
+    try:
+        loaded = load_text(dump(entity))
+        if load_text(dump(loaded)) != loaded or len(loaded.actions) != len(entity.actions):
+            return False
+    except Exception:  # a dumper/loader error: not a matter of canonical text
+        return False
+    undo: list[tuple[m.Step, str, object]] = []
+
+    def adopt() -> bool:
+        for mine, theirs in zip(entity.actions, loaded.actions, strict=True):
+            steps, loaded_steps = list(m.walk_steps(mine.steps)), list(m.walk_steps(theirs.steps))
+            if len(steps) != len(loaded_steps):
+                return False
+            for step, read in zip(steps, loaded_steps, strict=True):
+                if type(step) is not type(read):
+                    return False
+                if not isinstance(step, _CANONICAL_SQL_STEPS):
+                    continue
+                if step.where != read.where:
+                    undo.append((step, "where", step.where))
+                    step.where = read.where
+                if isinstance(step, m.UpdateStep) and step.assignments != read.assignments:
+                    if list(step.assignments) != list(read.assignments):
+                        return False
+                    undo.append((step, "assignments", step.assignments))
+                    step.assignments = dict(read.assignments)
+        return bool(undo) and entity == loaded
+
+    if adopt():
+        return True
+    for step, name, value in reversed(undo):
+        setattr(step, name, value)
+    return False
 
 
 def assemble(
