@@ -82,24 +82,67 @@ def _fields(cls: type) -> tuple[str, ...]:
 
 def encode(value):
     """A JSON-ready form of ``value`` (dataclasses of :data:`_CLASSES`, errors, containers)."""
+    kind = type(value)
+    if kind in _PLAIN:
+        return value
+    coder = _CODERS.get(kind)
+    if coder is not None:
+        return coder(value)
+    return _encode_any(value)
+
+
+# Values of these exact types are their own JSON form (subclasses take the long way).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
+def _encode_list(value: list) -> list:
+    return [v if type(v) in _PLAIN else encode(v) for v in value]
+
+
+def _encode_tuple(value: tuple) -> dict:
+    return {"$t": [v if type(v) in _PLAIN else encode(v) for v in value]}
+
+
+def _encode_dict(value: dict) -> dict:
+    if all(isinstance(k, str) for k in value) and not _MARKERS.intersection(value):
+        return {k: v if type(v) in _PLAIN else encode(v) for k, v in value.items()}
+    return {"$d": [[encode(k), encode(v)] for k, v in value.items()]}
+
+
+def _dataclass_coder(cls: type):
+    """The encoder of one dataclass (its field names looked up once)."""
+    name, fields = cls.__name__, _fields(cls)
+    plain = _PLAIN
+
+    def coder(value) -> dict:
+        data = {"$": name}
+        for field_name in fields:
+            v = getattr(value, field_name)
+            data[field_name] = v if type(v) in plain else encode(v)
+        return data
+
+    return coder
+
+
+_CODERS: dict[type, object] = {list: _encode_list, tuple: _encode_tuple, dict: _encode_dict}
+
+
+def _encode_any(value):
+    """:func:`encode` for what has no coder yet (dataclasses get one) or never will."""
     if value is None or isinstance(value, str | int | float | bool):
         return value
     if isinstance(value, list):
-        return [encode(v) for v in value]
+        return _encode_list(value)
     if isinstance(value, tuple):
-        return {"$t": [encode(v) for v in value]}
+        return _encode_tuple(value)
     if isinstance(value, dict):
-        if all(isinstance(k, str) for k in value) and not _MARKERS.intersection(value):
-            return {k: encode(v) for k, v in value.items()}
-        return {"$d": [[encode(k), encode(v)] for k, v in value.items()]}
+        return _encode_dict(value)
     if isinstance(value, SpecqlError):
         pos = value.pos
         return {"$e": [value.message, pos.file, pos.line, pos.col, value.level.value]}
-    if dataclasses.is_dataclass(value):
-        data = {"$": type(value).__name__}
-        for name in _fields(type(value)):
-            data[name] = encode(getattr(value, name))
-        return data
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        coder = _CODERS[type(value)] = _dataclass_coder(type(value))
+        return coder(value)
     raise TypeError(f"cannot encode {type(value).__name__} in the reverse state")
 
 
