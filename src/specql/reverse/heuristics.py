@@ -267,8 +267,17 @@ def _short(text: str, n: int = 70) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def _words(name: str) -> set[str]:
-    return set(tokens(name))
+_WORDS: dict[str, frozenset[str]] = {}  # name -> its words: detectors ask ~90 times a function
+_MAX_WORDS = 50_000
+
+
+def _words(name: str) -> frozenset[str]:
+    found = _WORDS.get(name)
+    if found is None:
+        if len(_WORDS) >= _MAX_WORDS:
+            _WORDS.clear()
+        found = _WORDS[name] = frozenset(tokens(name))
+    return found
 
 
 def _last(name: str) -> str:
@@ -299,7 +308,7 @@ def _record_field(operand: str) -> tuple[str, str] | None:
     return None
 
 
-def _table_words(table: str) -> set[str]:
+def _table_words(table: str) -> frozenset[str]:
     return _words(table.replace(DYNAMIC, ""))
 
 
