@@ -46,6 +46,9 @@ RAW_SQL_CAP = 0.94
 
 # Unconverted entries whose reason starts with this are unknown types, not statements.
 UNKNOWN_TYPE = "type has no SpecQL form"
+# Unconverted entries whose reason starts with this are notes: what the mapping changed on the
+# way (a legacy key param retyped to uuid, a row lock dropped), not statements left raw.
+NOTE = "note: "
 
 _REWRITE_LINE = re.compile(r"line (\d+)\b")
 
@@ -113,6 +116,7 @@ def function_confidence(mapped, heuristic_agreement: float | None = None) -> flo
 
 __all__ = [
     "HEURISTICS_FLOOR",
+    "NOTE",
     "PARSE_FACTORS",
     "RAW_SQL_CAP",
     "UNKNOWN_TYPE",

@@ -87,6 +87,7 @@ class MapContext:
         self.single_column: set[int] = set()  # ids of query steps that select one column
         self.new_records: set[str] = set()  # record variables the mapping introduced
         self.pending_found: Found | None = None
+        self.notes: list[Unconverted] = []  # what changed on the way (types, dropped locks)
 
     # ---- positions and text
 
@@ -133,10 +134,15 @@ class MapContext:
     # ---- tables touched (a handler that fails half-way rolls back to a snapshot)
 
     def snapshot(self):
-        return Counter(self.written), Counter(self.tr.tables_read)
+        return Counter(self.written), Counter(self.tr.tables_read), len(self.notes)
 
     def restore(self, snap) -> None:
         self.written, self.tr.tables_read = Counter(snap[0]), Counter(snap[1])
+        del self.notes[snap[2] :]
+
+    def note(self, stmt: dict, reason: str) -> None:
+        """Something the mapping changed that the report should show (not a raw step)."""
+        self.notes.append(Unconverted(self.pos(stmt), self.text([stmt]), reason))
 
     def wrote(self, et: EntityTable | str) -> None:
         self.written[et if isinstance(et, str) else et.qualified] += 1

@@ -66,6 +66,7 @@ from specql.reverse.framework import (
     is_null_check,
     success_return,
 )
+from specql.reverse.keys import retype_keys
 from specql.reverse.mapcontext import (
     MapContext,
     StepMeta,
@@ -244,7 +245,7 @@ class _FunctionMapper:
                     self.names.by_sql[key].table = self.own
         real = [s for s in statements if not is_synthetic(s)]
         ctx.last_statement = real[-1] if real else None
-        core = map_block(ctx, statements)
+        core = retype_keys(ctx, self.params, map_block(ctx, statements))
         steps = self._validated(ctx, core)
         self._refine_param_types(steps)
         raw_steps = [s for s in walk_steps(steps) if isinstance(s, RawSqlStep)]
@@ -256,7 +257,7 @@ class _FunctionMapper:
             entity_hint=self._entity_hint(ctx),
             statements_total=total,
             statements_converted=max(total - unconverted_count, 0),
-            unconverted=[ctx.unconverted_of(s) for s in raw_steps] + self.notes,
+            unconverted=[ctx.unconverted_of(s) for s in raw_steps] + self.notes + ctx.notes,
             tables_written=dict(ctx.written),
             tables_read=dict(tr.tables_read),
         )
