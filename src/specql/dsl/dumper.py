@@ -210,7 +210,8 @@ _ESCAPES = yaml.emitter.Emitter.ESCAPE_REPLACEMENTS
 # What write_double_quoted escapes (allow_unicode=True).
 _NEEDS_ESCAPE = re.compile('["\\\\\x85\u2028\u2029\ufeff]|[^\x20-\x7e\xa0-\ud7ff\ue000-\ufffd]')
 _STYLES: dict[str, tuple[str, str]] = {}  # text -> (style as a value, style as a key)
-_MAX_STYLES = 100_000
+_MAX_STYLES = 50_000
+_MAX_KEPT_STYLE = 200
 
 
 class _Unsupported(Exception):
@@ -222,9 +223,11 @@ def _styles(text: str) -> tuple[str, str]:
     value (or sequence item) and as a simple mapping key: '' plain, "'", '"' or '|'."""
     found = _STYLES.get(text)
     if found is None:
-        if len(_STYLES) >= _MAX_STYLES:
-            _STYLES.clear()
-        found = _STYLES[text] = (_choose(text, False), _choose(text, True))
+        found = (_choose(text, False), _choose(text, True))
+        if len(text) <= _MAX_KEPT_STYLE:  # names and types recur; long SQL texts seldom do
+            if len(_STYLES) >= _MAX_STYLES:
+                _STYLES.clear()
+            _STYLES[text] = found
     return found
 
 

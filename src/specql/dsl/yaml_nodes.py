@@ -107,11 +107,11 @@ _MAX_PLAIN_TAGS = 50_000
 def _plain_tag(value: str) -> str:
     tag = _PLAIN_TAGS.get(value)
     if tag is None:
-        if len(_PLAIN_TAGS) >= _MAX_PLAIN_TAGS:
-            _PLAIN_TAGS.clear()
-        tag = _PLAIN_TAGS[value] = _short_tag(
-            _RESOLVER.resolve(yaml.ScalarNode, value, (True, False))
-        )
+        tag = _short_tag(_RESOLVER.resolve(yaml.ScalarNode, value, (True, False)))
+        if len(value) <= 200:  # names and types recur; long SQL texts seldom do
+            if len(_PLAIN_TAGS) >= _MAX_PLAIN_TAGS:
+                _PLAIN_TAGS.clear()
+            _PLAIN_TAGS[value] = tag
     return tag
 
 

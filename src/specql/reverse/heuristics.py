@@ -274,9 +274,11 @@ _MAX_WORDS = 50_000
 def _words(name: str) -> frozenset[str]:
     found = _WORDS.get(name)
     if found is None:
-        if len(_WORDS) >= _MAX_WORDS:
-            _WORDS.clear()
-        found = _WORDS[name] = frozenset(tokens(name))
+        found = frozenset(tokens(name))
+        if len(name) <= 200:  # names recur; statement texts and messages seldom do
+            if len(_WORDS) >= _MAX_WORDS:
+                _WORDS.clear()
+            _WORDS[name] = found
     return found
 
 
