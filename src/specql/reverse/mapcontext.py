@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from specql.dsl.model import RawSqlStep, Step, TypeRef
 from specql.errors import SourcePos
 from specql.reverse.body import BodyText, children, kind_of, lineno
+from specql.reverse.confidence import NOTE
 from specql.reverse.entity_tables import EntityTable, EntityTables
 from specql.reverse.framework import Frame
 from specql.reverse.source import FunctionInfo, Unconverted
@@ -88,6 +89,7 @@ class MapContext:
         self.new_records: set[str] = set()  # record variables the mapping introduced
         self.pending_found: Found | None = None
         self.notes: list[Unconverted] = []  # what changed on the way (types, dropped locks)
+        self._noted: dict[int, int] = {}  # index in notes -> id of the statement it is about
 
     # ---- positions and text
 
@@ -123,6 +125,7 @@ class MapContext:
         """A raw_sql step for ``statements``; it stands for every statement nested in them.
         The variables its text names count as read by it (a declare goes before it)."""
         step = RawSqlStep(sql=self.text(statements), reason=reason)
+        self._drop_notes_of(statements)
         count = sum(count_statements(s) for s in statements)
         words = {w.lower() for w in _WORD.findall(step.sql)}
         reads = {v.spec for sql, v in self.variables.items() if sql in words}
@@ -139,10 +142,29 @@ class MapContext:
     def restore(self, snap) -> None:
         self.written, self.tr.tables_read = Counter(snap[0]), Counter(snap[1])
         del self.notes[snap[2] :]
+        self._noted = {n: sid for n, sid in self._noted.items() if n < snap[2]}
 
     def note(self, stmt: dict, reason: str) -> None:
         """Something the mapping changed that the report should show (not a raw step)."""
-        self.notes.append(Unconverted(self.pos(stmt), self.text([stmt]), reason))
+        self.notes.append(Unconverted(self.pos(stmt), self.text([stmt]), NOTE + reason))
+        self._noted[len(self.notes) - 1] = id(stmt)
+
+    def _drop_notes_of(self, statements: list[dict]) -> None:
+        """A note on a statement that ends up raw no longer holds (its text is kept as is)."""
+        if not self._noted:
+            return
+        ids: set[int] = set()
+        todo = list(statements)
+        while todo:
+            stmt = todo.pop()
+            ids.add(id(stmt))
+            for block in children(stmt):
+                todo += block
+        gone = {n for n, sid in self._noted.items() if sid in ids}
+        if gone:
+            self.notes[:] = [u for n, u in enumerate(self.notes) if n not in gone]
+            kept = sorted(n for n in self._noted if n not in gone)
+            self._noted = {n - sum(1 for g in gone if g < n): self._noted[n] for n in kept}
 
     def wrote(self, et: EntityTable | str) -> None:
         self.written[et if isinstance(et, str) else et.qualified] += 1

@@ -63,7 +63,7 @@ from specql.reverse.framework import (
     success_return,
 )
 from specql.reverse.mapcontext import MapContext, Result, is_synthetic
-from specql.reverse.naming import snake
+from specql.reverse.naming import SQL_RESERVED_WORDS, snake
 from specql.reverse.sqlmap import (
     Found,
     Level,
@@ -738,6 +738,7 @@ def _select_into(ctx: MapContext, stmts, i, sel: ast.SelectStmt, target, strict:
             "nothing",
         )
         raise Untranslatable(f"SELECT … INTO {bad} has no SpecQL form")
+    _unlock_for_find(ctx, stmts, i, sel)
     if len(names) == 1 and names[0][1].kind == "record":
         name = names[0][1]
         if _findable(ctx, sel) is not None:
@@ -784,11 +785,46 @@ def _select_into(ctx: MapContext, stmts, i, sel: ast.SelectStmt, target, strict:
     return Result([step, *assigns])
 
 
+_LOCKS = {
+    enums.LockClauseStrength.LCS_FORKEYSHARE: "FOR KEY SHARE",
+    enums.LockClauseStrength.LCS_FORSHARE: "FOR SHARE",
+    enums.LockClauseStrength.LCS_FORNOKEYUPDATE: "FOR NO KEY UPDATE",
+    enums.LockClauseStrength.LCS_FORUPDATE: "FOR UPDATE",
+}
+
+
+def _unlock_for_find(ctx: MapContext, stmts, i, sel: ast.SelectStmt) -> None:
+    """``SELECT … INTO v FROM T WHERE c FOR UPDATE; IF NOT FOUND THEN fail`` reads as the find
+    (+ error) the same SELECT without the lock is: the lock clause is taken off ``sel`` (a find
+    takes no row lock) and a note says so. Any other locked SELECT keeps its lock (a query
+    step's SQL can hold it)."""
+    if not sel.lockingClause or i + 1 >= len(stmts):
+        return
+    try:
+        if _not_found_error(ctx, stmts[i + 1]) is None:
+            return
+    except Untranslatable:
+        return
+    clause = sel.lockingClause
+    sel.lockingClause = None
+    if _findable(ctx, sel) is None:
+        sel.lockingClause = clause
+        return
+    what = " ".join(dict.fromkeys(_LOCKS.get(c.strength, "FOR UPDATE/SHARE") for c in clause))
+    ctx.note(
+        stmts[i],
+        f"row lock dropped: SELECT … {what} became a find, which takes no row lock "
+        "(another transaction may change the row before this one writes it)",
+    )
+
+
 def _new_record_name(ctx: MapContext, base: str) -> str:
     """A record variable name no param, variable or own field uses yet."""
     taken = {n.spec for n in ctx.names.by_sql.values()} | ctx.new_records
     if ctx.own is not None:
         taken |= {f.name for f in ctx.own.entity.fields}
+    if base in SQL_RESERVED_WORDS:  # an entity Order: a record 'order' would not validate
+        base = f"{base}_row"
     name, n = base, 2
     while name in taken:
         name = f"{base}_{n}"
