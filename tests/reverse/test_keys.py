@@ -88,3 +88,26 @@ def test_an_integer_param_that_is_no_key_is_left_alone():
     )
     assert _params(mapped) == {"qty": "integer"}
     assert not any("uuid" in u.reason for u in mapped.unconverted)
+
+
+def test_params_compared_with_each_other_share_one_type():
+    mapped = _map(
+        "BEGIN\n"
+        "  IF p_a = p_b THEN RAISE EXCEPTION 'same order'; END IF;\n"
+        "  UPDATE shop.order_lines SET order_id = p_b WHERE order_id = p_a;\n"
+        "  PERFORM shop.recalculate(p_a);\n"
+        "END;",
+        args="p_a integer, p_b integer",
+    )
+    assert _params(mapped) == {"a": "uuid", "b": "uuid"}
+
+    mixed = _map(
+        "BEGIN\n"
+        "  IF p_a = p_b THEN RAISE EXCEPTION 'same order'; END IF;\n"
+        "  UPDATE shop.order_lines SET quantity = p_b WHERE order_id = p_a;\n"
+        "END;",
+        args="p_a integer, p_b integer",
+    )
+    assert _params(mixed) == {"a": "integer", "b": "integer"}
+    raws = [s for s in walk_steps(mixed.action.steps) if isinstance(s, RawSqlStep)]
+    assert len(raws) == 1 and "param a stays integer" in raws[0].reason

@@ -10,8 +10,10 @@ legacy ``integer`` type the regenerated function would compare ``uuid = integer`
 :func:`retype_keys`, per integer param/variable:
 
 - used only as a key (other uses that work on a UUID too: ``IS [NOT] NULL``, ``::text``, an
-  argument of a called function, a notify payload value, a returned value): its type becomes
-  ``uuid`` and a note says so (``param order_id: integer → uuid (…)``);
+  argument of a schema-qualified function (legacy code of the run, reversed alike), a notify
+  payload value, a returned value): its type becomes ``uuid`` and a note says so
+  (``param order_id: integer → uuid (…)``); holders compared with or assigned to each other
+  share one fate;
 - used as a key AND as an integer elsewhere (arithmetic, compared with an integer column, …):
   it keeps its type, and the steps that use it as a key become ``raw_sql`` with the reason, so
   no step compares a UUID with an integer.
@@ -63,6 +65,7 @@ class _Holder:
     sql_type: str
     key_steps: list[Step] = field(default_factory=list)
     other: str | None = None  # the first use incompatible with a UUID
+    linked_key: bool = False  # compared with / assigned from a holder used as a key
 
     def key(self, step: Step) -> None:
         if not any(s is step for s in self.key_steps):
@@ -96,7 +99,9 @@ def retype_keys(ctx: MapContext, params: list[Param], core: list[Step]) -> list[
             var_of[v.spec] = v
     if not holders:
         return core
-    _Scan(ctx, holders).steps(core)
+    scan = _Scan(ctx, holders)
+    scan.steps(core)
+    _share_fates(holders, scan.links)
     bad: dict[int, str] = {}
     for h in holders.values():
         if h.key_steps and h.other is not None:
@@ -108,7 +113,7 @@ def retype_keys(ctx: MapContext, params: list[Param], core: list[Step]) -> list[
             for step in h.key_steps:
                 bad.setdefault(id(step), reason)
     for name, h in holders.items():
-        if h.other is not None or not any(id(s) not in bad for s in h.key_steps):
+        if h.other is not None or not (h.linked_key or any(id(s) not in bad for s in h.key_steps)):
             continue  # mixed use, or its key uses are raw now
         if name in param_of:
             param_of[name].type = UUID
@@ -122,6 +127,33 @@ def retype_keys(ctx: MapContext, params: list[Param], core: list[Step]) -> list[
             )
         )
     return _as_raw(ctx, core, bad) if bad else core
+
+
+def _share_fates(holders: dict[str, _Holder], links: list[tuple[str, str]]) -> None:
+    """Holders compared with or assigned to each other must have one type: each of a linked
+    group counts the key uses of the group and fails with the first incompatible use."""
+    group = {name: name for name in holders}
+
+    def root(name: str) -> str:
+        while group[name] != name:
+            name = group[name]
+        return name
+
+    for a, b in links:
+        group[root(a)] = root(b)
+    members: dict[str, list[_Holder]] = {}
+    for name, h in holders.items():
+        members.setdefault(root(name), []).append(h)
+    for hs in members.values():
+        if len(hs) < 2:
+            continue
+        other = next((f"{h.label} is {h.other}" for h in hs if h.other), None)
+        keyed = any(h.key_steps for h in hs)
+        for h in hs:
+            if other is not None and h.other is None:
+                h.other = f"linked to {other}"
+            if keyed and not h.key_steps:
+                h.linked_key = True
 
 
 def _as_raw(ctx: MapContext, steps: list[Step], bad: dict[int, str]) -> list[Step]:
@@ -161,6 +193,7 @@ class _Scan:
         self.records: dict[str, str] = {}  # record variable -> entity name
         self.step: Step | None = None
         self._folded: dict[str, str] | None = None
+        self.links: list[tuple[str, str]] = []  # holders compared with / assigned to each other
 
     def _fold(self, name: str) -> str:
         """An entity name as written in a step (SQL folds unquoted ``OrderRecord`` to lower
@@ -255,7 +288,10 @@ class _Scan:
         elif isinstance(step, AssignStep):
             node = parse_expression(step.expression)
             target = self.holders.get(step.target)
-            if target is not None:
+            source = self._holder(node)
+            if target is not None and source is not None:
+                self.links.append((step.target, colref_parts(node)[0]))
+            elif target is not None:
                 if self._is_key(node, scope):
                     target.key(step)
                 else:
@@ -354,6 +390,9 @@ class _Scan:
             op = parent.name[-1].sval
             if parent.kind == enums.A_Expr_Kind.AEXPR_OP and op in _EQUALITY:
                 other = parent.rexpr if parent.lexpr is node else parent.lexpr
+                if self._holder(other) is not None:
+                    self.links.append((colref_parts(node)[0], colref_parts(other)[0]))
+                    return
                 if self._is_key(other, scope):
                     holder.key(self.step)
                     return
@@ -380,6 +419,12 @@ class _Scan:
                 return
             holder.non_key(f"a value cast to {names[-1] if names else '?'}")
             return
+        if (
+            isinstance(parent, ast.FuncCall)
+            and len(parent.funcname) == 2
+            and parent.funcname[0].sval != "pg_catalog"
+        ):
+            return  # a legacy function of the run: reversed alike, it takes the key too
         if isinstance(parent, ast.ResTarget):
             holder.non_key("a selected value")
             return
