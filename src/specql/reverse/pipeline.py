@@ -607,14 +607,22 @@ def write_spec_texts(specs: list[m.Entity], texts: list[str], out_dir: Path) -> 
     is left untouched. (The texts were made, and checked to load back, by assembly; dumping
     them again in ``write_specs`` would cost a third of the run.)"""
     written: list[Path] = []
+    existed: dict[Path, bool] = {}  # directory -> it was there before this call
     for spec, text in zip(specs, texts, strict=True):
         path = out_dir / spec_path(spec)
-        try:
-            same = path.read_text(encoding="utf-8") == text
-        except (OSError, UnicodeDecodeError):
-            same = False
+        folder = path.parent
+        was_there = existed.get(folder)
+        if was_there is None:  # one look (and mkdir) per directory, not per spec
+            was_there = existed[folder] = folder.is_dir()
+            if not was_there:
+                folder.mkdir(parents=True, exist_ok=True)
+        same = False
+        if was_there:  # a new directory holds no earlier spec to compare with
+            try:
+                same = path.read_text(encoding="utf-8") == text
+            except (OSError, UnicodeDecodeError):
+                same = False
         if not same:
-            path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
