@@ -212,7 +212,10 @@ def test_shipped_registry_survives_write_back(tmp_path: Path) -> None:
     comments = [line.strip() for line in original.splitlines() if "#" in line]
     for comment in comments:
         assert comment.split("#", 1)[1] in text
-    assert load_registry(path).domains[4].subdomains[1].entities == {**before, "RegistryProbe": free}
+    assert load_registry(path).domains[4].subdomains[1].entities == {
+        **before,
+        "RegistryProbe": free,
+    }
 
 
 def test_find_registry_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
