@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 import warnings
@@ -13,6 +14,9 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 EXAMPLES = REPO / "examples"
+# The evaluation corpus (data only, never copied into the repo) sits in shared/ beside the
+# checkout, locally and in CI; SPECQL_CORPUS points elsewhere.
+CORPUS = Path(os.environ.get("SPECQL_CORPUS", REPO.parent / "shared" / "corpus"))
 REGISTRY = REPO / "registry" / "domain_registry.yaml"
 
 

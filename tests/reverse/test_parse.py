@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from specql.reverse.parse import (
     split_plpgsql_body,
     sql_files,
 )
+from tests.conftest import CORPUS as CORPUS_ROOT
 
 FIXTURES = Path(__file__).parent / "fixtures" / "parse"
 
@@ -624,7 +624,7 @@ def test_parse_paths_refuses_a_missing_path(tmp_path) -> None:
 
 # --------------------------------------------------------------------------- the corpus
 
-CORPUS = Path(os.environ.get("SPECQL_CORPUS", "/work/shared/corpus")) / "sql"
+CORPUS = CORPUS_ROOT / "sql"
 # Measured on the 645-file corpus: 98.7% of the 1,263 CREATE FUNCTION ... plpgsql bodies
 # parse as written or after the fallback's rewrites (1,088 ast + 159 rewritten, 16 raw that
 # PostgreSQL itself would reject too, most from its own regression tests).
