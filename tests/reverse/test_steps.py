@@ -354,3 +354,52 @@ def test_user_types_give_variables_their_type():
     types = {v.name: (str(v.type), v.default) for v in declare.variables}
     assert types == {"mood": ("enum(happy, sad)", "sad"), "n": ("integer", None)}
     assert m.action.steps[0].kind == "find" and m.action.steps[0].into == "row"
+
+
+def _loop_query(inner: str) -> str:
+    m = _one(
+        _fn(
+            "DECLARE r record;\nBEGIN\n"
+            "  FOR r IN SELECT o.order_id FROM billing.orders o\n"
+            f"    WHERE o.customer_id IN ({inner}) LOOP\n"
+            "    UPDATE billing.orders SET note = 'seen' WHERE order_id = r.order_id;\n"
+            "  END LOOP;\nEND;",
+            "p_root integer",
+        )
+    )
+    (loop,) = [s for s in m.action.steps if s.kind != "declare"]
+    return loop.query if loop.kind == "foreach" else f"raw_sql: {loop.reason}"
+
+
+@pytest.mark.parametrize(
+    "inner, translated",
+    [
+        # a set-returning function: its customer_id is not the outer order's
+        (
+            "SELECT customer_id FROM crm.customer_subtree(p_root)",
+            "SELECT customer_id FROM crm.customer_subtree($root)",
+        ),
+        (
+            "SELECT customer_id FROM (VALUES (1), (2)) AS v(customer_id)",
+            "SELECT customer_id FROM ((VALUES (1), (2))) AS v (customer_id)",
+        ),
+        # a subquery in FROM: its (renamed) output column, not the outer one
+        (
+            "SELECT customer_id FROM (SELECT c.customer_id FROM billing.customers c) s",
+            "SELECT id FROM (SELECT id FROM Customer) AS s",
+        ),
+        # known columns that lack the name: still an outer (correlated) reference
+        (
+            "SELECT v.n FROM (VALUES (1)) AS v(n) WHERE v.n = customer_id",
+            "SELECT v.n FROM ((VALUES (1))) AS v (n) WHERE v.n = o.customer",
+        ),
+        ("SELECT customer_id FROM legacy.customer_map", "raw_sql: table legacy.customer_map"),
+    ],
+)
+def test_a_bare_column_belongs_to_the_innermost_from_item_even_when_opaque(inner, translated):
+    query = _loop_query(inner)
+    assert query.startswith("raw_sql: " if translated.startswith("raw_sql") else "SELECT")
+    if translated.startswith("raw_sql"):
+        assert translated in query and "is not an entity table" in query
+    else:
+        assert query.endswith(f"IN ({translated})"), query

@@ -142,6 +142,14 @@ class Binding:
     placeholders: list[tuple[ast.ColumnRef, str]] = field(default_factory=list)
     inner_use: bool = False
     fixed_alias: str | None = None  # statement targets: qualify with this (or bare if None)
+    # opaque items: the columns they yield when the legacy SQL says (None: unknown)
+    columns: frozenset[str] | None = None
+    renames: dict[str, str] = field(default_factory=dict)  # legacy -> spec output names
+
+    def captures(self, column: str) -> bool:
+        """Whether a bare ``column`` may name a column of this opaque item: then it, not an
+        outer query's table, is what the column means (the innermost FROM wins in SQL)."""
+        return self.table is None and (self.columns is None or column in self.columns)
 
 
 @dataclass(eq=False)
@@ -553,6 +561,8 @@ class Translator(NodeRewriter):
                 for b in level.bindings:
                     if b.table is not None and parts[0] in b.table.columns:
                         return b.table, parts[0]
+                if any(b.captures(parts[0]) for b in level.bindings):
+                    return None, None
             return None, None
         if len(parts) == 2:
             q, col = parts
@@ -607,6 +617,9 @@ class Translator(NodeRewriter):
                 ]
                 if hits:
                     return self._binding_column(hits[0], name, depth, scopes)
+                owner = next((b for b in scopes[depth].bindings if b.captures(name)), None)
+                if owner is not None:  # a column of a function, VALUES, subquery or CTE here
+                    return _colref(owner.renames.get(name, name))
                 opaque = opaque or any(b.table is None for b in scopes[depth].bindings)
             if opaque:
                 return node
@@ -623,7 +636,7 @@ class Translator(NodeRewriter):
         if found is not None:
             b, depth = found
             if b.table is None:
-                return node
+                return _colref(qualifier, b.renames.get(column, column))
             return self._binding_column(b, column, depth, scopes)
         name = self.names.get(qualifier)
         if name is not None:
@@ -813,13 +826,28 @@ class Translator(NodeRewriter):
                 raise Untranslatable("JOIN … USING over entity tables (write it with ON)")
             return item
         if isinstance(item, ast.RangeSubselect):
-            item.subquery = self._node(item.subquery, [*outer, level] if item.lateral else outer)
+            columns = _output_columns(item.subquery)  # the legacy names, before translating
+            scopes = [*outer, level] if item.lateral else outer
+            outputs: dict[str, str] = {}
+            if isinstance(item.subquery, ast.SelectStmt):
+                item.subquery = self._select(item.subquery, scopes, outputs)
+            else:
+                item.subquery = self._node(item.subquery, scopes)
         elif isinstance(item, ast.RangeFunction):
+            columns = None
+            if item.coldeflist:
+                columns = [c.colname for c in item.coldeflist]
+                if item.ordinality:
+                    columns.append("ordinality")
             item.functions = self._node(item.functions, [*outer, level])
         else:
             raise Untranslatable(f"FROM item {type(item).__name__}")
         alias = getattr(item, "alias", None)
-        level.bindings.append(Binding({alias.aliasname} if alias else set(), None))
+        binding = Binding({alias.aliasname} if alias else set(), None)
+        binding.columns = _renamed(columns, alias)
+        if isinstance(item, ast.RangeSubselect) and not (alias and alias.colnames):
+            binding.renames = {k: v for k, v in outputs.items() if k != v and k != "*"}
+        level.bindings.append(binding)
         return item
 
     def _join_quals(self, item, scopes: list[Level], level: Level) -> None:
@@ -892,6 +920,31 @@ def _parse_one(sql: str) -> ast.Node:
 
 def sel_where(node: ast.SubLink) -> ast.Node | None:
     return node.subselect.whereClause
+
+
+def _output_columns(node) -> list[str] | None:
+    """The legacy column names a subquery yields, or None when not all are known."""
+    if not isinstance(node, ast.SelectStmt):
+        return None
+    if node.op != enums.SetOperation.SETOP_NONE:
+        return _output_columns(node.larg)
+    if node.valuesLists:
+        return [f"column{i + 1}" for i in range(len(node.valuesLists[0]))]
+    names = []
+    for target in node.targetList or ():
+        name = target.name or _output_name(target.val)
+        if name is None or name == "*":
+            return None
+        names.append(name)
+    return names
+
+
+def _renamed(columns: list[str] | None, alias) -> frozenset[str] | None:
+    """An opaque FROM item's columns after its alias's column list renames the first ones."""
+    if columns is None:
+        return None
+    renames = [c.sval for c in (alias.colnames or ())] if alias is not None else []
+    return frozenset(renames + columns[len(renames) :])
 
 
 def _output_name(val) -> str | None:
