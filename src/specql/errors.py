@@ -43,8 +43,18 @@ class SpecqlError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
-        prefix = "" if self.level is ErrorLevel.ERROR else f"{self.level.value}: "
-        return f"{self.pos}: {prefix}{self.message}"
+        """``file:line:col: message``; ``file: message`` when only the file is known; the bare
+        message when nothing is. A warning's message starts with ``warning:``."""
+        text = (
+            self.message
+            if self.level is ErrorLevel.ERROR
+            else f"{self.level.value}: {self.message}"
+        )
+        if self.pos.line > 0:
+            return f"{self.pos}: {text}"
+        if self.pos.file and self.pos.file != SourcePos().file:
+            return f"{self.pos.file}: {text}"
+        return text
 
 
 class SpecqlErrors(SpecqlError):

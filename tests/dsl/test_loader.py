@@ -247,7 +247,7 @@ def test_load_paths_collects_errors_from_every_file(tmp_path: Path) -> None:
     assert len(lines) == 3
     assert lines[0].startswith(f"{tmp_path / 'a.yaml'}:4:6: unknown type 'texte'")
     assert lines[1].startswith(f"{tmp_path / 'b.yaml'}:3:1: unknown key 'feilds'")
-    assert lines[2] == f"{tmp_path / 'missing.yaml'}:0:0: no such file or directory"
+    assert lines[2] == f"{tmp_path / 'missing.yaml'}: no such file or directory"
 
 
 def test_one_file_reports_all_its_structural_errors() -> None:

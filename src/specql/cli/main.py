@@ -15,7 +15,7 @@ import click
 from rich.console import Console
 
 from specql import __version__, api
-from specql.errors import ErrorLevel, SpecqlError, SpecqlErrors
+from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -28,17 +28,10 @@ def _stderr() -> Console:
 
 
 def format_error(err: SpecqlError) -> str:
-    """One line: ``file:line:col: message``; without a position, ``file: message`` or
-    ``error: message``."""
-    text = " ".join(str(err.message).split())
-    if err.level is not ErrorLevel.ERROR:
-        text = f"{err.level.value}: {text}"
-    pos = err.pos
-    if pos.line > 0:
-        return f"{pos.file}:{pos.line}:{pos.col}: {text}"
-    if pos.file and pos.file != "<string>":
-        return f"{pos.file}: {text}"
-    return text if err.level is not ErrorLevel.ERROR else f"error: {text}"
+    """One line: ``file:line:col: message``; without any position, ``error: message``."""
+    line = str(err)
+    has_place = err.pos.line > 0 or err.pos.file != SourcePos().file
+    return line if has_place or err.level is not ErrorLevel.ERROR else f"error: {line}"
 
 
 def _error_json(err: SpecqlError) -> dict:

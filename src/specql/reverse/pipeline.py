@@ -64,19 +64,6 @@ SPECS_NAME = ".specql-reverse-specs.json"  # the specs the last run wrote (to re
 ProgressFn = Callable[[str, int, int, str], None]
 
 
-def error_line(err: SpecqlError) -> str:
-    """One line: ``file:line:col: message`` (``warning:`` before the message of a warning)."""
-    text = " ".join(str(err.message).split())
-    if err.level is not ErrorLevel.ERROR:
-        text = f"{err.level.value}: {text}"
-    pos = err.pos
-    if pos.line > 0:
-        return f"{pos.file}:{pos.line}:{pos.col}: {text}"
-    if pos.file and pos.file != "<string>":
-        return f"{pos.file}: {text}"
-    return text
-
-
 def _crash(where: str, stage: str, exc: BaseException) -> str:
     message = " ".join(str(exc).split()) or type(exc).__name__
     return f"{where}: internal error in the {stage} stage: {type(exc).__name__}: {message}"
@@ -563,7 +550,7 @@ def _file_entry(pf: ParsedFile, outcomes: list[FunctionOutcome]) -> tuple[FileEn
     if pf.crash:
         errors.append(pf.crash)
     for err in module.errors:
-        (errors if err.level is ErrorLevel.ERROR else warnings).append(error_line(err))
+        (errors if err.level is ErrorLevel.ERROR else warnings).append(str(err))
     if not errors and module.statements == 0 and not outcomes and not module.tables:
         warnings.append(f"{pf.path}: warning: no SQL statements in this file")
     entry = FileEntry(
@@ -874,7 +861,6 @@ __all__ = [
     "MapContext",
     "ParsedFile",
     "build_entities",
-    "error_line",
     "map_one",
     "parse_one",
     "reverse",
