@@ -1876,7 +1876,7 @@ def sql_files(paths: Iterable) -> list[Path]:
         elif path.exists():
             out.append(path)
         else:
-            raise SpecqlError(f"no such file or directory: {path}", SourcePos(str(path)))
+            raise SpecqlError("no such file or directory", SourcePos(str(path)))
     return out
 
 
