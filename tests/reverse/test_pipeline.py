@@ -16,6 +16,7 @@ from specql.errors import ErrorLevel, SpecqlError
 from specql.reverse import pipeline, state
 from specql.reverse.parse import parse_paths
 from specql.reverse.pipeline import reverse
+from tests.reverse.test_report import FUNCTION_FIELDS
 
 REPO = Path(__file__).resolve().parents[2]
 LEGACY = REPO / "examples" / "legacy"
@@ -125,23 +126,7 @@ def test_report_file_has_the_documented_fields(legacy_run) -> None:
     assert data["summary"]["functions"] == len(data["functions"]) == 15
     assert data["summary"]["parse_paths"]["ast"] == 15
     fn = data["functions"][0]
-    assert set(fn) >= {
-        "name",
-        "file",
-        "line",
-        "col",
-        "entity",
-        "action",
-        "confidence",
-        "triage",
-        "parse_path",
-        "patterns",
-        "unconverted",
-        "statements_total",
-        "statements_converted",
-        "variable_purposes",
-        "ms",
-    }
+    assert set(fn) >= FUNCTION_FIELDS
     assert fn["file"].endswith("03_customer_functions.sql") and fn["line"] > 0
 
 
