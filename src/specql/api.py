@@ -34,34 +34,23 @@ __all__ = [
     "validate",
 ]
 
-SPEC_SUFFIXES = (".yaml", ".yml")
-# A registry directory next to specs holds the domain registry, not specs.
-SKIPPED_DIRECTORIES = frozenset({"registry"})
-
 PathLike = str | Path
 Progress = Callable[[str], None]
 
 
 def spec_files(paths: PathLike | Iterable[PathLike]) -> list[Path]:
     """The spec files behind ``paths``: files as given, directories searched recursively
-    (sorted; hidden directories and ``registry`` directories skipped). A missing path or a directory without specs is a
-    SpecqlError."""
+    (sorted; hidden and ``registry`` directories skipped, as the loader does). A missing path
+    or a directory without specs is a SpecqlError."""
+    from specql.dsl.loader import spec_files as walk_spec_files
+
     if isinstance(paths, (str, Path)):
         paths = [paths]
     found: list[Path] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            inside = sorted(
-                p
-                for p in path.rglob("*")
-                if p.suffix in SPEC_SUFFIXES
-                and p.is_file()
-                and not any(
-                    part.startswith(".") or part in SKIPPED_DIRECTORIES
-                    for part in p.relative_to(path).parent.parts
-                )
-            )
+            inside = walk_spec_files([path])
             if not inside:
                 raise SpecqlError(
                     "no spec files (*.yaml, *.yml) in this directory", SourcePos(str(path))

@@ -233,6 +233,8 @@ def test_load_paths_walks_directories_sorted_and_skips_registry(tmp_path: Path) 
     (tmp_path / "b" / "nested" / "d.yaml").write_text("entity: D\nschema: s\n")
     (tmp_path / "b" / "notes.txt").write_text("not a spec")
     (tmp_path / "registry" / "domain_registry.yaml").write_text("domains: {}\n")
+    (tmp_path / ".git").mkdir()  # hidden directories (VCS, caches) hold no specs
+    (tmp_path / ".git" / "config.yaml").write_text("not: a spec\n")
     assert [e.name for e in load_paths([tmp_path])] == ["A", "C", "D"]
     assert spec_files([tmp_path / "a.yaml"]) == [tmp_path / "a.yaml"]
 

@@ -749,14 +749,17 @@ def decode_utf8(data: bytes, file: str) -> str:
 
 def spec_files(paths: Iterable[str | os.PathLike]) -> list[Path]:
     """The spec files named by ``paths``: files as given, directories searched recursively
-    for ``*.yaml``/``*.yml`` (sorted, skipping directories named ``registry``)."""
+    for ``*.yaml``/``*.yml`` (sorted, skipping hidden directories and ones named
+    ``registry``)."""
     found: list[Path] = []
     for given in paths:
         path = Path(given)
         if path.is_dir():
             in_dir: list[Path] = []
             for root, dirs, files in os.walk(path):  # no symlink following: no loops
-                dirs[:] = sorted(d for d in dirs if d not in SKIPPED_DIRECTORIES)
+                dirs[:] = sorted(
+                    d for d in dirs if d not in SKIPPED_DIRECTORIES and not d.startswith(".")
+                )
                 in_dir.extend(Path(root) / f for f in files if f.endswith(SPEC_SUFFIXES))
             found.extend(sorted(in_dir))
         else:
