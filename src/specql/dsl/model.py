@@ -17,6 +17,11 @@ Entity::
       email: email!                          # shorthand: type, '!' = NOT NULL
       status: enum(lead, qualified) = lead   # default after ' = ' (a SQL literal/expression)
       score: { type: integer, nullable: true, default: "0", description: lead score }
+    indexes:                   # optional: beyond the index every ref gets anyway
+      - fields: [last_name, first_name]
+      - expression: lower(email)               # a functional index
+        unique: true
+        name: contact_email_ci                 # optional; default idx_tb_<entity>_<...>
     patterns: [audit_trail, { pattern: state_machine, params: {...} }]
     actions: [...]
 
@@ -340,15 +345,41 @@ class PatternUse:
 
 
 @dataclass(slots=True)
+class Index:
+    """An index on field names (in order) or on one SQL expression over field names."""
+
+    fields: list[str] = field(default_factory=list)
+    expression: str | None = None
+    unique: bool = False
+    name: str | None = None
+    pos: SourcePos = POS
+
+
+@dataclass(slots=True)
+class Extension:
+    """Code for one target that a domain pattern attaches to an entity when the library expands
+    ``patterns:`` (e.g. audit_trail's history trigger). Not part of the YAML dialect: specs
+    name the pattern, the library renders its code, the target's generator places it."""
+
+    target: str  # a generator name: postgres, django, sqlalchemy
+    name: str  # file-name-safe, unique per entity and target, e.g. audit_trail_trigger
+    content: str
+    pattern: str = ""  # the domain pattern it came from
+
+
+@dataclass(slots=True)
 class Entity:
     name: str
     schema: str
     description: str | None = None
     subdomain: str | None = None
     fields: list[Field] = field(default_factory=list)
+    indexes: list[Index] = field(default_factory=list)
     patterns: list[PatternUse] = field(default_factory=list)
     actions: list[Action] = field(default_factory=list)
     pos: SourcePos = POS
+    # Filled by pattern expansion, never loaded or dumped, so not part of a spec's meaning.
+    extensions: list[Extension] = field(default_factory=list, compare=False, repr=False)
 
     @property
     def qualified_name(self) -> str:
