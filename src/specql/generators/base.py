@@ -33,6 +33,8 @@ class Generator(Protocol):
 
 _BUILTIN: dict[str, str] = {
     "postgres": "specql.generators.postgres.generator:PostgresGenerator",
+    "django": "specql.generators.django.generator:DjangoGenerator",
+    "sqlalchemy": "specql.generators.sqlalchemy.generator:SqlAlchemyGenerator",
 }
 
 
