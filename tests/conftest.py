@@ -20,6 +20,19 @@ CORPUS = Path(os.environ.get("SPECQL_CORPUS", REPO.parent / "shared" / "corpus")
 REGISTRY = REPO / "registry" / "domain_registry.yaml"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def specql_home(tmp_path_factory) -> Path:
+    """SPECQL_HOME for the whole run: the user's ~/.specql is never read or written by tests."""
+    home = tmp_path_factory.mktemp("specql-home")
+    old = os.environ.get("SPECQL_HOME")
+    os.environ["SPECQL_HOME"] = str(home)
+    yield home
+    if old is None:
+        os.environ.pop("SPECQL_HOME", None)
+    else:
+        os.environ["SPECQL_HOME"] = old
+
+
 @pytest.fixture
 def registry_copy(tmp_path) -> Path:
     """A private copy of the repository's registry at ``tmp_path/registry/``: generation
