@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -72,6 +73,18 @@ MIGRATIONS: tuple[Migration, ...] = load_migrations(
     resources.files("specql.store").joinpath("migrations")
 )
 LATEST_VERSION: int = MIGRATIONS[-1].version
+
+
+def fts5_available() -> bool:
+    """Whether this Python's sqlite3 has FTS5 (schema version 2 needs it for search)."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.execute("CREATE VIRTUAL TABLE probe USING fts5 (text)")
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
+    return True
 
 
 def schema_version(conn: sqlite3.Connection) -> int:
@@ -163,11 +176,27 @@ def migrate(
     return applied
 
 
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL (a no-op once it is). Switching needs the file to itself, and
+    SQLite answers SQLITE_BUSY at once rather than calling the busy handler, e.g. when two
+    processes open a fresh file together: so retry here, up to the busy timeout."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+            if not busy or time.monotonic() > deadline:
+                raise
+        time.sleep(0.01)
+
+
 def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
     # busy_timeout first: switching to WAL and migrating may wait for another process.
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
-    conn.execute("PRAGMA journal_mode = WAL")
+    _enable_wal(conn)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
 
