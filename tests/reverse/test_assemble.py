@@ -138,13 +138,15 @@ def test_entity_patterns_come_from_entity_level_findings_only() -> None:
     result = assemble(
         [EntitySource("shop.items", entity("Item", name="text"))], [legacy, generated]
     )
-    assert [p.name for p in result.specs[0].patterns] == ["soft_delete"]
+    assert result.detected == {"shop.Item": ["soft_delete"]}
+    assert result.specs[0].patterns == []  # detected in legacy code, not to be generated again
 
 
 def test_a_module_spec_gets_no_patterns() -> None:
     o = outcome("shop.f", [m.ReturnStep()], patterns=[PatternFinding("soft_delete", 1.0, ["x"])])
     result = assemble([], [o])
     assert result.specs[0].name == "ShopFunctions" and result.specs[0].patterns == []
+    assert not result.detected.get("shop.ShopFunctions")
 
 
 # --------------------------------------------------------------------------- repairs

@@ -15,8 +15,10 @@ Grouping (:func:`host_table`), in this order:
 
 Entity patterns: the pattern findings of the functions put on an entity whose pattern describes
 an entity (:data:`ENTITY_PATTERNS`: state machine, audit trail, soft delete, approval workflow,
-hierarchy, multi-tenant, temporal versioning, counter cache) become its ``patterns:`` list, by
-bare name (the foundation accepts any lower-case name; the generator does not act on them yet).
+hierarchy, multi-tenant, temporal versioning, counter cache) are the entity's *detected*
+patterns (``Assembly.detected``, shown in the report). They are not written to the spec's
+``patterns:``: there a pattern means "generate this from the library", and the legacy code
+the entity's actions came from already implements it, so applying it again would duplicate it.
 Findings about a single action (validation chain, upsert, accumulator, notification, computed
 field) stay in the report only, and so do all findings of functions our generator wrote (the
 spec they came from already says it: ``reverse(generate(spec))`` must give the spec back).
@@ -142,6 +144,7 @@ class Assembly:
     notes: dict[str, list[str]]  # schema.Entity -> notes (left-out fields...)
     errors: list[str]  # one line each: what could not be made valid
     texts: list[str] = field(default_factory=list)  # canonical YAML of each spec, checked
+    detected: dict[str, list[str]] = field(default_factory=dict)  # schema.Entity -> patterns
 
 
 # --------------------------------------------------------------------------- grouping
@@ -264,6 +267,7 @@ class _Assembler:
         self.outcomes = outcomes
         self.errors: list[str] = []
         self.notes: dict[str, list[str]] = {}
+        self.detected: dict[str, list[str]] = {}
         self.tables: dict[str, str | None] = {}
         self.owner: dict[int, FunctionOutcome] = {}  # id(action) -> outcome
         self.specs: list[m.Entity] = []
@@ -325,7 +329,7 @@ class _Assembler:
         self.owner[id(action)] = outcome
 
     def attach_patterns(self, entity: m.Entity) -> None:
-        have = {p.name for p in entity.patterns}
+        have = {p.name for p in entity.patterns}  # a spec that says it uses one: not "detected"
         found: list[str] = []
         for action in entity.actions:
             outcome = self.owner.get(id(action))
@@ -340,7 +344,7 @@ class _Assembler:
                     have.add(finding.pattern)
                     found.append(finding.pattern)
         found.sort(key=ENTITY_PATTERNS.index)
-        entity.patterns.extend(m.PatternUse(name=p) for p in found)
+        self.detected[self.key(entity)] = found
 
     # ---- repair
 
@@ -367,7 +371,7 @@ class _Assembler:
             if entity is not None and index in self.texts:
                 specs.append(entity)
                 texts.append(self.texts[index])
-        return Assembly(specs, self.tables, self.notes, self.errors, texts)
+        return Assembly(specs, self.tables, self.notes, self.errors, texts, self.detected)
 
     def tag(self, only: set[int] | None = None) -> tuple[dict[int, tuple], list, list]:
         """The specs to validate, each node of those in ``only`` (None: all) given a unique

@@ -837,7 +837,7 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
                 table=assembly.tables.get(key),
                 spec=str(spec_path(spec)),
                 actions=[a.name for a in spec.actions],
-                patterns=[p.name for p in spec.patterns],
+                patterns=[p.name for p in spec.patterns] + assembly.detected.get(key, []),
                 module=assembly.tables.get(key, "") is None,
                 notes=assembly.notes.get(key, []),
             )
