@@ -79,17 +79,35 @@ def _as_error_list(exc: SpecqlError) -> list[SpecqlError]:
     return list(exc.errors) if isinstance(exc, SpecqlErrors) else [exc]
 
 
-def validate(paths: PathLike | Iterable[PathLike]) -> list[SpecqlError]:
-    """Every problem in the specs at ``paths`` (load and validation errors, and warnings),
-    sorted by position; ``[]`` when all is well. Never raises for a problem in a spec."""
+def expand_patterns(entities: list, library=None) -> tuple[list, list[SpecqlError]]:
+    """``entities`` with their ``patterns:`` applied from the pattern library (a
+    :class:`~specql.patterns.PatternLibrary`, or the path of one, default
+    ``$SPECQL_HOME/library.db``), plus the helper entities the patterns create; and the
+    warnings (deprecated patterns). The library is opened only when a spec uses a pattern."""
+    if not any(e.patterns for e in entities):
+        return entities, []
+    from specql.patterns import PatternLibrary
+
+    if isinstance(library, PatternLibrary):
+        expansion = library.expand(entities)
+    else:
+        with PatternLibrary.open(library) as lib:
+            expansion = lib.expand(entities)
+    return expansion.entities, expansion.warnings
+
+
+def validate(paths: PathLike | Iterable[PathLike], library=None) -> list[SpecqlError]:
+    """Every problem in the specs at ``paths`` (load and validation errors, problems with the
+    patterns they use, and warnings), sorted by position; ``[]`` when all is well. Never
+    raises for a problem in a spec."""
     from specql.dsl import validate as validate_entities
 
     try:
-        entities = load(paths)
+        entities, warnings = expand_patterns(load(paths), library)
     except SpecqlError as exc:
         return _as_error_list(exc)
     return sorted(
-        validate_entities(entities),
+        [*warnings, *validate_entities(entities)],
         key=lambda e: (e.pos.file, e.pos.line, e.pos.col, e.message),
     )
 
@@ -137,9 +155,13 @@ def generate(
     out_dir: PathLike | None = None,
     registry=None,
     progress: Progress | None = None,
+    library=None,
+    warn: Callable[[SpecqlError], None] | None = None,
 ) -> list[FileSpec]:
     """Generate code for the specs at ``paths``.
 
+    ``patterns:`` in the specs are applied from the pattern library ``library`` (see
+    :func:`expand_patterns`); its warnings (deprecated patterns) go to ``warn``.
     The specs must be valid (else SpecqlErrors with every problem). ``registry`` is a
     :class:`~specql.dsl.registry.DomainRegistry` or a path to one (default: found from the
     specs, see :func:`load_registry_for`); new entities get their codes written back to it.
@@ -161,6 +183,12 @@ def generate(
     from specql.dsl import load_paths
 
     entities = load_paths(files_in)
+    if any(e.patterns for e in entities):
+        step("applying patterns from the pattern library")
+        entities, warnings = expand_patterns(entities, library)
+        for warning in warnings:
+            if warn is not None:
+                warn(warning)
     step(f"validating {len(entities)} entities")
     problems = errors_only(validate_entities(entities))
     if problems:

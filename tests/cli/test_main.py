@@ -198,7 +198,7 @@ def test_empty_directory(runner, tmp_path):
 def test_unexpected_error_hints_at_debug(runner, monkeypatch):
     from specql import api
 
-    def boom(paths):
+    def boom(paths, **options):
         raise RuntimeError("kaput")
 
     monkeypatch.setattr(api, "validate", boom)

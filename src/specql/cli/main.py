@@ -8,71 +8,17 @@ Unexpected exceptions print one line and a hint to rerun with ``--debug`` for th
 
 from __future__ import annotations
 
-import json
 import textwrap
 
 import click
 from rich.console import Console
 
 from specql import __version__, api
-from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
+from specql.cli.output import Status, emit_json, error_json, print_errors, stderr_console
+from specql.cli.patterns import library_option, patterns_group, templates_group
+from specql.errors import SpecqlError, SpecqlErrors
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-# --------------------------------------------------------------------------- output helpers
-
-
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False)
-
-
-def format_error(err: SpecqlError) -> str:
-    """One line: ``file:line:col: message``; without any position, ``error: message``."""
-    line = str(err)
-    has_place = err.pos.line > 0 or err.pos.file != SourcePos().file
-    return line if has_place or err.level is not ErrorLevel.ERROR else f"error: {line}"
-
-
-def _error_json(err: SpecqlError) -> dict:
-    return {
-        "file": err.pos.file,
-        "line": err.pos.line,
-        "col": err.pos.col,
-        "level": err.level.value,
-        "message": err.message,
-    }
-
-
-def _print_errors(errors) -> None:
-    for err in errors:
-        click.echo(format_error(err), err=True)
-
-
-def _emit_json(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
-
-
-class _Status:
-    """Progress messages on stderr: a spinner on a terminal, nothing otherwise."""
-
-    def __init__(self) -> None:
-        self.console = _stderr()
-        self.status = None
-
-    def __enter__(self):
-        if self.console.is_terminal:
-            self.status = self.console.status("starting")
-            self.status.__enter__()
-        return self
-
-    def update(self, message: str) -> None:
-        if self.status is not None:
-            self.status.update(message)
-
-    def __exit__(self, *exc) -> None:
-        if self.status is not None:
-            self.status.__exit__(*exc)
 
 
 # --------------------------------------------------------------------------- the group
@@ -87,10 +33,10 @@ class SpecqlGroup(click.Group):
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except SpecqlErrors as exc:
-            _print_errors(exc.errors)
+            print_errors(exc.errors)
             ctx.exit(1)
         except SpecqlError as exc:
-            _print_errors([exc])
+            print_errors([exc])
             ctx.exit(1)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
@@ -131,7 +77,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 @cli.command()
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
-def validate(paths: tuple[str, ...], as_json: bool) -> None:
+@library_option
+def validate(paths: tuple[str, ...], as_json: bool, library: str | None) -> None:
     """Check spec files (or directories of them) without generating anything.
 
     Exits 0 when every spec is valid, 1 otherwise; each problem is printed on stderr as one
@@ -142,18 +89,18 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
       specql validate examples
       specql validate specs/crm/contact.yaml specs/crm/company.yaml --json
     """
-    problems = api.validate(list(paths))
+    problems = api.validate(list(paths), library=library)
     errors = api.errors_only(problems)
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "valid": not errors,
-                "errors": [_error_json(e) for e in errors],
-                "warnings": [_error_json(e) for e in problems if e not in errors],
+                "errors": [error_json(e) for e in errors],
+                "warnings": [error_json(e) for e in problems if e not in errors],
             }
         )
         click.get_current_context().exit(1 if errors else 0)
-    _print_errors(problems)
+    print_errors(problems)
     if errors:
         click.get_current_context().exit(1)
     count = len(api.spec_files(list(paths)))
@@ -188,8 +135,14 @@ def validate(paths: tuple[str, ...], as_json: bool) -> None:
     "registry/domain_registry.yaml found upwards of the specs).",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the files written as JSON.")
+@library_option
 def generate(
-    paths: tuple[str, ...], targets: str, out_dir: str, registry: str | None, as_json: bool
+    paths: tuple[str, ...],
+    targets: str,
+    out_dir: str,
+    registry: str | None,
+    as_json: bool,
+    library: str | None,
 ) -> None:
     """Generate code from specs into a directory, files named by their hierarchical code.
 
@@ -201,12 +154,18 @@ def generate(
       specql generate examples --target postgres -o build/example
       specql generate specs/ -o out/ --registry registry/domain_registry.yaml --json
     """
-    with _Status() as status:
+    with Status() as status:
         files = api.generate(
-            list(paths), targets=targets, out_dir=out_dir, registry=registry, progress=status.update
+            list(paths),
+            targets=targets,
+            out_dir=out_dir,
+            registry=registry,
+            progress=status.update,
+            library=library,
+            warn=lambda w: print_errors([w]),
         )
     if as_json:
-        _emit_json(
+        emit_json(
             {
                 "out_dir": out_dir,
                 "files": [
@@ -248,11 +207,11 @@ def apply_cmd(out_dir: str, dsn: str | None, embedded: bool, as_json: bool) -> N
     """
     if bool(dsn) == embedded:
         raise click.UsageError("give exactly one of --dsn URI or --embedded")
-    with _Status() as status:
+    with Status() as status:
         status.update("starting an embedded PostgreSQL" if embedded else "connecting")
         report = api.apply(out_dir, dsn=dsn, embedded=embedded)
     if as_json:
-        _emit_json(report.to_dict())
+        emit_json(report.to_dict())
         return
     where = "an embedded PostgreSQL (now stopped and deleted)" if embedded else "the database"
     click.echo(f"applied {len(report.files)} file(s) to {where} in one transaction")
@@ -286,7 +245,7 @@ class _ReverseProgress:
     }
 
     def __init__(self) -> None:
-        self.console = _stderr()
+        self.console = stderr_console()
         self.progress = None
         self.tasks: dict[str, object] = {}
 
@@ -468,7 +427,7 @@ def reverse_cmd(
         more = len(report.warnings) - REVERSE_WARNINGS_SHOWN
         click.echo(f"… {more} more warning(s) in the report", err=True)
     if as_json:
-        _emit_json(report.to_dict())
+        emit_json(report.to_dict())
     else:
         _print_reverse(report, out_dir)
         for label, path in (("report", report_path), ("html", html_path)):
@@ -482,6 +441,10 @@ def reverse_cmd(
             err=True,
         )
         ctx.exit(1)
+
+
+cli.add_command(patterns_group)
+cli.add_command(templates_group)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -5,6 +5,9 @@ Files (docs/generated-postgres.md), in this order — the order ``specql apply``
 1. framework (``app`` schema, result type, helpers): code ``010001``;
 2. tables (layer 01, ``X = 1``) in reference order;
 3. foreign keys that close a reference cycle (layer 01, ``X = 2`` of the referencing entity);
+3b. code that domain patterns attach to an entity (``Entity.extensions`` for this target, e.g.
+   audit_trail's trigger; layer 01, ``X = 3..9`` in the order the patterns are used), after
+   every table, since it may write to another entity's table (a history table);
 4. views (layer 02, ``X = 1``) in code order;
 5. action functions (layer 03, ``X = 1..9`` in action order), entities in code order.
 
@@ -34,6 +37,8 @@ MAX_ACTIONS = 9
 TABLE_FILE = 1
 DEFERRED_FK_FILE = 2
 VIEW_FILE = 1
+FIRST_EXTENSION_FILE = 3
+TARGET = "postgres"
 
 
 def file_path(layer: str, domain: str, subdomain: str, file_code: str, name: str) -> str:
@@ -75,6 +80,13 @@ class PostgresGenerator:
             if deferred.get(ent.name):
                 ddl = deferred_fk_ddl(ent, deferred[ent.name], ctx)
                 files.append(place(ent, "01", DEFERRED_FK_FILE, f"{table_name(ent.name)}_fk", ddl))
+        for ent in order:
+            extensions = [x for x in ent.extensions if x.target == TARGET]
+            for number, ext in enumerate(extensions, start=FIRST_EXTENSION_FILE):
+                content = ext.content if ext.content.endswith("\n") else ext.content + "\n"
+                files.append(
+                    place(ent, "01", number, f"{table_name(ent.name)}_{ext.name}", content)
+                )
         for ent in by_code:
             files.append(place(ent, "02", VIEW_FILE, view_name(ent.name), view_ddl(ent, ctx)))
         for ent in by_code:
@@ -105,10 +117,18 @@ class PostgresGenerator:
 
 
 def _check_actions(entities: list[Entity]) -> None:
-    """At most 9 actions per entity (one code digit), and no two actions that would share a
-    function name (``fn_<schema>_<action>``)."""
+    """At most 9 actions per entity (one code digit), no more pattern code files than the
+    digits left after the table files, and no two actions that would share a function name
+    (``fn_<schema>_<action>``)."""
     owners: dict[str, tuple[Entity, object]] = {}
+    room = 9 - FIRST_EXTENSION_FILE + 1
     for ent in entities:
+        if sum(x.target == TARGET for x in ent.extensions) > room:
+            raise SpecqlError(
+                f"entity {ent.name!r} uses more than {room} patterns with PostgreSQL code; "
+                "at most that many fit the file codes",
+                ent.pos,
+            )
         if len(ent.actions) > MAX_ACTIONS:
             raise SpecqlError(
                 f"entity {ent.name!r} has {len(ent.actions)} actions; at most {MAX_ACTIONS} fit "
