@@ -38,15 +38,14 @@ def split_statements(script: str) -> list[str]:
     """Split a SQL script into complete statements. ``executescript`` would COMMIT first, so
     a migration is run statement by statement inside its own transaction instead."""
     statements: list[str] = []
-    pending_text = ""
-    for piece in script.split(";"):
-        pending_text += piece + ";"
+    start = 0
+    for end in (i + 1 for i, char in enumerate(script) if char == ";"):
         # A ';' inside a string, comment or trigger body does not end the statement.
-        if sqlite3.complete_statement(pending_text):
-            statements.append(pending_text.strip())
-            pending_text = ""
+        if sqlite3.complete_statement(script[start:end]):
+            statements.append(script[start:end].strip())
+            start = end
     leftover = "\n".join(
-        line for line in pending_text[:-1].splitlines() if not line.strip().startswith("--")
+        line for line in script[start:].splitlines() if not line.strip().startswith("--")
     )
     if leftover.strip():
         raise ValueError(f"unterminated SQL statement: {leftover.strip()[:60]!r}")
@@ -194,8 +193,6 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
-    # busy_timeout first: switching to WAL and migrating may wait for another process.
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS:d}")
     _enable_wal(conn)
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA synchronous = NORMAL")
@@ -216,6 +213,7 @@ def open_db(path: str | Path, *, create: bool = True) -> sqlite3.Connection:
                 f"cannot create directory {path.parent}: {exc.strerror}", pos
             ) from None
     try:
+        # timeout is SQLite's busy_timeout: waits for other processes' locks, migration too.
         conn = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT_MS / 1000)
     except sqlite3.Error as exc:
         raise SpecqlError(f"cannot open: {exc}", pos) from None
