@@ -55,6 +55,30 @@ def test_key_order_and_shorthand_forms() -> None:
     assert list(data["actions"][0]) == ["name", "description", "params", "steps"]
 
 
+def test_index_forms() -> None:
+    entity = load_file(TESTS / "fixtures" / "valid" / "lead.yaml")
+    assert list(to_data(entity)) == ["entity", "schema", "description", "fields", "indexes"]
+    text = dump(entity)
+    assert text.endswith(
+        "indexes:\n"
+        "  - fields: [last_name, first_name]\n"
+        "  - expression: lower(email)\n"
+        "    unique: true\n"
+        "    name: lead_email_ci\n"
+        "  - fields: [company, created_at]\n"
+        "  - fields: [owner]\n"
+        "    unique: true\n"
+        "  - expression: coalesce(source, 'web')\n"
+    )
+    # Canonical whatever the input spelling: block lists, key order, unique: false left out.
+    again = load_text(
+        "entity: Lead\nschema: crm\nindexes:\n  - name: by_name\n    unique: false\n"
+        "    fields:\n      - last_name\n      - 'no'\n",
+        "lead.yaml",
+    )
+    assert dump(again).endswith("indexes:\n  - fields: [last_name, 'no']\n    name: by_name\n")
+
+
 def test_every_step_form() -> None:
     text = dump(load_file(TESTS / "fixtures" / "valid" / "order.yaml"))
     for expected in [
@@ -128,6 +152,7 @@ def test_spec_path_and_write_specs_are_idempotent(tmp_path: Path) -> None:
     assert sorted(p.relative_to(tmp_path).as_posix() for p in paths) == [
         "crm/company.yaml",
         "crm/contact.yaml",
+        "crm/lead.yaml",
         "sales/order.yaml",
         "sales/order_event.yaml",
         "sales/order_line.yaml",
@@ -234,6 +259,19 @@ steps = st.recursive(
 )
 
 
+indexes = st.builds(
+    m.Index,
+    fields=st.lists(names | st.sampled_from(["no", "null", "1", "true"]), min_size=1, max_size=3),
+    unique=st.booleans(),
+    name=st.none() | names,
+) | st.builds(
+    m.Index,
+    expression=expressions | free_text.filter(str.strip),
+    unique=st.booleans(),
+    name=st.none() | names,
+)
+
+
 @st.composite
 def entities(draw):
     fields = draw(st.lists(typed_fields(), max_size=6, unique_by=lambda f: f.name))
@@ -275,6 +313,7 @@ def entities(draw):
         description=draw(st.none() | free_text),
         subdomain=draw(st.none() | names),
         fields=fields,
+        indexes=draw(st.lists(indexes, max_size=3)),
         patterns=patterns,
         actions=actions,
     )

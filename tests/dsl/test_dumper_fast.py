@@ -10,7 +10,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from specql.dsl.dumper import _analyse, _fast_text, _pyyaml_text, to_data
+from specql.dsl.dumper import _analyse, _fast_text, _FlowList, _pyyaml_text, to_data
 from specql.dsl.loader import load_file
 
 TESTS = Path(__file__).parent
@@ -72,12 +72,23 @@ def test_block_writer_writes_what_pyyaml_writes(document: dict) -> None:
         assert text == _pyyaml_text(document)
 
 
+@settings(max_examples=EXAMPLES * 3, deadline=None)
+@given(st.lists(st.from_regex(r"[A-Za-z0-9_]{1,6}", fullmatch=True) | texts, max_size=4))
+def test_flow_lists_are_written_as_pyyaml_writes_them(items: list[str]) -> None:
+    document = {"indexes": [{"fields": _FlowList(items), "unique": True}]}
+    text = _fast_text(document)
+    if text is not None:  # None: an item that is not a plain word is left to PyYAML
+        assert text == _pyyaml_text(document)
+
+
 def test_the_writer_declines_what_it_does_not_cover() -> None:
     assert _fast_text({"a": 1.5}) is None
     assert _fast_text({"a": [[1]]}) is None
     assert _fast_text({"k" * 123: 1}) is None
     assert _fast_text({"k\nk": 1}) is None
     assert _fast_text({"a": "x" * 50_001}) is None
+    assert _fast_text({"a": _FlowList(["b c"])}) is None
+    assert _fast_text({"a": _FlowList(["no", "_1"])}) == "a: ['no', _1]\n"
     assert _fast_text({"k" * 122: "x" * 50_000}) == _pyyaml_text({"k" * 122: "x" * 50_000})
 
 

@@ -211,8 +211,25 @@ def test_assign_accepts_both_spellings() -> None:
 
 
 def test_empty_sections_are_empty_lists() -> None:
-    e = load_text(head("fields:\nactions:\n  - name: a\n    steps:\n"))
-    assert e.fields == [] and e.actions[0].steps == []
+    e = load_text(head("fields:\nindexes:\nactions:\n  - name: a\n    steps:\n"))
+    assert e.fields == [] and e.indexes == [] and e.actions[0].steps == []
+
+
+def test_indexes_load_in_both_list_styles_with_their_positions() -> None:
+    path = VALID / "lead.yaml"
+    e = load_file(path)
+    assert e.indexes == [
+        m.Index(fields=["last_name", "first_name"]),
+        m.Index(expression="lower(email)", unique=True, name="lead_email_ci"),
+        m.Index(fields=["company", "created_at"]),
+        m.Index(fields=["owner"], unique=True),
+        m.Index(expression="coalesce(source, 'web')"),
+    ]
+    assert [i.pos for i in e.indexes] == [
+        SourcePos(str(path), line, 5) for line in (12, 13, 16, 17, 19)
+    ]
+    block = load_text(head("indexes:\n  - fields:\n      - a\n      - 'no'\n    name: null\n"))
+    assert block.indexes == [m.Index(fields=["a", "no"])]  # a name, not the boolean false
 
 
 def test_a_bom_is_accepted(tmp_path: Path) -> None:

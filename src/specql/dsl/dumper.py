@@ -1,9 +1,10 @@
 """Model nodes -> canonical SpecQL YAML (what ``reverse`` writes and people review).
 
 Canonical means: one text per meaning. Keys in a fixed order (entity, schema, subdomain,
-description, fields, patterns, actions), fields and params in the shorthand ``type[!][ =
-default]`` unless they carry a description (then the mapping form), steps in the forms of
-:mod:`specql.dsl.model`, block style throughout, no aliases, strings quoted only when YAML
+description, fields, indexes, patterns, actions), fields and params in the shorthand ``type[!][ =
+default]`` unless they carry a description (then the mapping form), indexes as ``- fields: [a,
+b]`` or ``- expression: ...`` then ``unique: true`` and ``name:`` when set, steps in the forms of
+:mod:`specql.dsl.model`, block style throughout but for an index's field list, no aliases, strings quoted only when YAML
 needs it (double quotes when the text holds a single quote, as SQL literals do), multi-line
 text as ``|`` blocks, no line folding. ``load_text(dump(e)) == e`` and ``dump`` of that is the
 same text again.
@@ -62,7 +63,16 @@ def _represent_str(dumper: yaml.SafeDumper, value: str):
     return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
 
 
+class _FlowList(list):
+    """A list written in flow style (``[a, b]``): an index's field names read best on one line."""
+
+
+def _represent_flow_list(dumper: yaml.SafeDumper, value: _FlowList):
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", value, flow_style=True)
+
+
 _SpecDumper.add_representer(str, _represent_str)
+_SpecDumper.add_representer(_FlowList, _represent_flow_list)
 
 
 # --------------------------------------------------------------------------- nodes -> data
@@ -88,6 +98,19 @@ def _typed(node: m.Field | m.Param):
         data["default"] = node.default
     if node.description is not None:
         data["description"] = node.description
+    return data
+
+
+def _index(index: m.Index) -> dict:
+    data: dict = (
+        {"fields": _FlowList(index.fields)}
+        if index.expression is None
+        else {"expression": index.expression}
+    )
+    if index.unique:
+        data["unique"] = True
+    if index.name is not None:
+        data["name"] = index.name
     return data
 
 
@@ -190,6 +213,8 @@ def to_data(entity: m.Entity) -> dict:
         data["description"] = entity.description
     if entity.fields:
         data["fields"] = {f.name: _typed(f) for f in entity.fields}
+    if entity.indexes:
+        data["indexes"] = [_index(i) for i in entity.indexes]
     if entity.patterns:
         data["patterns"] = [_pattern(p) for p in entity.patterns]
     if entity.actions:
@@ -329,6 +354,18 @@ def _literal(text: str, indent: int) -> str:
     return f" |{hints}\n" + "".join(pad + line + "\n" if line else "\n" for line in lines)
 
 
+_NAME_LIKE = re.compile(r"[A-Za-z0-9_]+\Z")
+
+
+def _flow_item(item) -> str:
+    """An item of a flow list, for names only: a word of letters, digits and '_' has no flow
+    indicator, so PyYAML styles it in a flow list as it would as a block value (plain, or
+    single-quoted when it reads as something else: ``'no'``, ``'1'``)."""
+    if type(item) is not str or not _NAME_LIKE.match(item):
+        raise _Unsupported
+    return f"'{item}'" if _styles(item)[0] else item
+
+
 class _BlockWriter:
     """Block-style YAML exactly as _SpecDumper writes it, for dicts (str keys), lists, str,
     bool, int and None; raises _Unsupported for anything else."""
@@ -414,6 +451,9 @@ class _BlockWriter:
             else:
                 self.sequence(value, indent + 2)
             return
+        elif kind is _FlowList:
+            out.append(" [" + ", ".join(map(_flow_item, value)) + "]")
+            self.open_ended = False
         else:
             raise _Unsupported
         self.line_start = False

@@ -12,7 +12,8 @@ Text forms are read as documented in :mod:`specql.dsl.model`. Choices the model 
 - Names, expressions and descriptions are the scalar's raw text: ``default: 0.50`` keeps
   ``0.50``, a field called ``no`` is not the boolean false.
 - A YAML null where an expression is expected (``values: {note: null}``) is SQL ``NULL``;
-  ``return:`` with nothing is a bare return, ``description: null`` is no description.
+  ``return:`` with nothing is a bare return, ``description: null`` is no description. An
+  index expression is the exception: an index on ``NULL`` means nothing, so null is an error.
 - Enum defaults are bare labels: ``= lead`` and ``= 'lead'`` both load as ``lead``.
 - ``update``/``delete``/``find`` texts are parsed with PostgreSQL's parser and their WHERE and
   SET expressions kept in canonical (deparsed) form with ``$params``; other expressions are
@@ -41,8 +42,20 @@ MAX_SPEC_BYTES = 2 * 1024 * 1024  # a real spec is a few kilobytes
 SPEC_SUFFIXES = (".yaml", ".yml")
 SKIPPED_DIRECTORIES = frozenset({"registry"})  # domain registry files live beside specs
 
-ENTITY_KEYS = ("entity", "schema", "subdomain", "description", "fields", "patterns", "actions")
+ENTITY_KEYS = (
+    "entity",
+    "schema",
+    "subdomain",
+    "description",
+    "fields",
+    "indexes",
+    "patterns",
+    "actions",
+)
 FIELD_KEYS = ("type", "nullable", "default", "description")
+INDEX_KEYS = ("fields", "expression", "unique", "name")
+# What an index is on: exactly one of these keys.
+INDEX_KINDS = ("fields", "expression")
 ACTION_KEYS = ("name", "description", "params", "steps")
 PATTERN_KEYS = ("pattern", "params")
 
@@ -248,6 +261,11 @@ class _Reader:
         )
         if "fields" in entries:
             entity.fields = self.named_items(entries["fields"][1], "fields", self.field)
+        if "indexes" in entries:
+            items = self.collect(lambda: self.sequence(entries["indexes"][1], "indexes")) or []
+            entity.indexes = [
+                i for i in (self.collect(lambda n=n: self.index(n)) for n in items) if i
+            ]
         if "patterns" in entries:
             items = self.collect(lambda: self.sequence(entries["patterns"][1], "patterns")) or []
             entity.patterns = [p for p in map(self.pattern_safe, items) if p is not None]
@@ -354,6 +372,36 @@ class _Reader:
             if _LABEL.match(inner):
                 return inner
         return default
+
+    # ------------------------------------------------------------------ indexes
+
+    def index(self, node: YNode) -> m.Index:
+        """``{fields: [a, b] | expression: sql, unique: bool, name: text}``."""
+        entries = self.mapping(node, "an index")
+        self.check_keys(entries, INDEX_KEYS, "an index")
+        kinds = [k for k in INDEX_KINDS if k in entries]
+        if not kinds:
+            raise self.fail("an index needs 'fields: [...]' or 'expression: ...'", node)
+        if len(kinds) > 1:
+            raise self.fail(
+                "an index has either 'fields' or 'expression', not both", entries[kinds[1]][0]
+            )
+        index = m.Index(pos=node.pos)
+        value = entries[kinds[0]][1]
+        if kinds[0] == "fields":
+            items = self.sequence(value, "index fields")
+            if not items:
+                raise self.fail("index fields must name at least one field", value)
+            index.fields = [self.text_of(item, "an index field") for item in items]
+        else:
+            index.expression = self.text_of(value, "index expression")
+            if not index.expression.strip():
+                raise self.fail("index expression is empty", value)
+        if "unique" in entries:
+            index.unique = self.boolean(entries["unique"][1], "unique")
+        if "name" in entries:
+            index.name = self.optional_text(entries["name"][1], "index name")
+        return index
 
     # ------------------------------------------------------------------ patterns
 

@@ -24,6 +24,13 @@ that already exists (e.g. a declared one: it keeps its declared type); a ``find`
 new or a record already. ``assign`` needs a variable that exists. Using a variable before its ``declare`` is an error even
 though the generator hoists declarations: the spec reads top to bottom.
 
+Indexes name fields of their entity or the framework's columns (``id``, ``identifier``,
+``tenant_id``, ``created_at``, ``updated_at``, ``deleted_at``); an expression is one SQL expression
+over such bare names (no params, no query). An index may not repeat another of its entity (same
+field list, or the same expression once parsed) nor one the generated table has anyway (a ref
+field alone unless unique; ``id``, ``identifier``, ``tenant_id`` alone). Explicit index names are
+lower-case identifiers of at most 63 bytes, unique per schema.
+
 ``check`` raises only for ERROR-level problems; WARNING-level ones (``raw_sql`` without a
 reason, a variable shadowing a field) come from ``validate``.
 """
@@ -40,6 +47,8 @@ from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from specql.dsl import model as m
 from specql.dsl.expressions import (
     QueryShape,
+    deparse_spec,
+    parse_expression,
     query_shape,
     read_expression,
     read_statement,
@@ -70,6 +79,13 @@ UPDATABLE_COLUMNS = frozenset({"identifier"})
 # Tables a query may read besides entities: PostgreSQL's own catalogs.
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema"})
 SQL_RESERVED = frozenset(RESERVED_KEYWORDS) | frozenset(TYPE_FUNC_NAME_KEYWORDS)
+# Columns an index may name besides the fields: the Trinity and audit columns, tenant_id.
+INDEXABLE_COLUMNS = FRAMEWORK_COLUMNS - {"pk"}
+# Single columns the generated table indexes anyway (UNIQUE id and identifier, the multi-tenant
+# tenant_id): an index on one of them alone would repeat that index.
+ALWAYS_INDEXED = frozenset({"id", "identifier", "tenant_id"})
+# PostgreSQL keeps identifiers up to 63 bytes (NAMEDATALEN - 1).
+MAX_INDEX_NAME_BYTES = 63
 
 
 @dataclass(frozen=True)
@@ -145,6 +161,7 @@ class _Validator:
 
     def run(self) -> list[SpecqlError]:
         self.check_duplicates()
+        self.check_index_names()
         for entity in self.entities:
             self.check_entity(entity)
         return sorted(self.problems, key=lambda e: (e.pos.file, e.pos.line, e.pos.col, e.message))
@@ -161,6 +178,30 @@ class _Validator:
             else:
                 seen[key] = e
 
+    def check_index_names(self) -> None:
+        """Index names live in their schema's namespace: unique per schema, and plain
+        lower-case identifiers PostgreSQL keeps whole."""
+        seen: dict[tuple[str, str], m.Index] = {}
+        for e in self.entities:
+            for index in e.indexes:
+                name = index.name
+                if name is None:
+                    continue
+                if not LOWER_IDENT.match(name):
+                    self.error(f"index name {name!r} must be a lower-case identifier", index.pos)
+                elif len(name.encode("utf-8")) > MAX_INDEX_NAME_BYTES:
+                    self.error(
+                        f"index name {name!r} is longer than {MAX_INDEX_NAME_BYTES} bytes",
+                        index.pos,
+                    )
+                first = seen.setdefault((e.schema, name), index)
+                if first is not index:
+                    self.error(
+                        f"duplicate index name {name!r} in schema {e.schema!r} (first at "
+                        f"{first.pos})",
+                        index.pos,
+                    )
+
     def check_entity(self, e: m.Entity) -> None:
         if not PASCAL_CASE.match(e.name):
             self.error(f"entity name {e.name!r} must be PascalCase, like 'OrderLine'", e.pos)
@@ -169,6 +210,7 @@ class _Validator:
         if e.subdomain is not None and not LOWER_IDENT.match(e.subdomain):
             self.error(f"subdomain {e.subdomain!r} must be a lower-case identifier", e.pos)
         self.check_fields(e)
+        self.check_indexes(e)
         for use in e.patterns:
             if not LOWER_IDENT.match(use.name):
                 self.error(f"pattern name {use.name!r} must be a lower-case identifier", use.pos)
@@ -216,6 +258,84 @@ class _Validator:
             self.check_type(f.type, f"field {f.name!r}", f.pos)
             if f.default is not None:
                 self.check_default(f.default, f.type, f"field {f.name!r}", f.pos)
+
+    def check_indexes(self, e: m.Entity) -> None:
+        seen: dict[tuple, m.Index] = {}
+        for index in e.indexes:
+            if index.expression is None:
+                key = self.check_index_fields(e, index)
+            else:
+                key = self.check_index_expression(e, index)
+            if key is None:
+                continue
+            first = seen.setdefault(key, index)
+            if first is not index:
+                self.error(
+                    f"duplicate index on {key[1]} (first at line {first.pos.line})", index.pos
+                )
+
+    def index_column_problem(self, e: m.Entity, name: str) -> str | None:
+        """Why ``name`` cannot be indexed on ``e`` (None: it can)."""
+        if e.field_named(name) is not None or name in INDEXABLE_COLUMNS:
+            return None
+        close = difflib.get_close_matches(name, [f.name for f in e.fields], n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        return f"{e.name} has no field {name!r}{hint}"
+
+    def check_index_fields(self, e: m.Entity, index: m.Index) -> tuple | None:
+        """Problems of a field list; its duplicate-detection key, None when it has problems."""
+        ok = True
+        for n, name in enumerate(index.fields):
+            problem = self.index_column_problem(e, name)
+            if problem is not None:
+                self.error(f"index: {problem}", index.pos)
+                ok = False
+            elif name in index.fields[:n]:
+                self.error(f"index lists field {name!r} twice", index.pos)
+                ok = False
+        if ok and len(index.fields) == 1:
+            name = index.fields[0]
+            field = e.field_named(name)
+            if name in ALWAYS_INDEXED:
+                self.error(f"index on {name!r} alone repeats the index every table has", index.pos)
+                ok = False
+            elif field is not None and field.type.kind == "ref" and not index.unique:
+                self.error(
+                    f"index on ref field {name!r} alone repeats the index every ref gets",
+                    index.pos,
+                )
+                ok = False
+        return ("fields", f"({', '.join(index.fields)})") if ok else None
+
+    def check_index_expression(self, e: m.Entity, index: m.Index) -> tuple | None:
+        """Problems of an index expression; its duplicate-detection key (the canonical text),
+        None when it has problems."""
+        what = "index expression"
+        node = self.parse(index.expression, what, index.pos, statement=False)
+        if node is None:
+            return None
+        refs = references(node)
+        problems: list[str] = []
+        if refs.params:
+            params = ", ".join("$" + p for p in sorted(refs.params))
+            problems.append(f"params ({params}) have no value in an index")
+        if refs.tables:
+            problems.append("an index cannot hold a query")
+        for parts in sorted(refs.columns):
+            if len(parts) != 1 or parts[0] == "*":
+                problems.append(f"write bare field names, not {'.'.join(parts)!r}")
+            elif (problem := self.index_column_problem(e, parts[0])) is not None:
+                problems.append(problem)
+        if not problems and not refs.columns:
+            problems.append("it must refer to a field")
+        elif not problems and isinstance(node, ast.ColumnRef):
+            name = next(iter(refs.columns))[0]
+            problems.append(f"a bare field is no expression: write 'fields: [{name}]'")
+        for problem in problems:
+            self.error(f"{what}: {problem}", index.pos)
+        if problems:
+            return None
+        return ("expression", deparse_spec(parse_expression(index.expression)))
 
     def check_type(self, t: m.TypeRef, what: str, pos: SourcePos) -> None:
         # Nodes built in code (by the reverse engineer) skip the parser: re-read the canonical
