@@ -179,7 +179,7 @@ def test_upgrade_makes_existing_patterns_searchable(db_path) -> None:
         "SELECT tier, name, category FROM patterns_fts WHERE patterns_fts MATCH ? ORDER BY rank",
         ("remove",),  # porter stemming: the description says "removed"
     ).fetchall()
-    assert [tuple(hit) for hit in hits] == [(2, "soft_delete", "lifecycle")]
+    assert [tuple(hit) for hit in hits] == [("2", "soft_delete", "lifecycle")]
     hits = conn.execute(
         "SELECT name, category FROM patterns_fts WHERE patterns_fts MATCH 'organisation'"
     ).fetchall()

@@ -143,8 +143,10 @@ CREATE VIRTUAL TABLE patterns_fts USING fts5 (
 );
 
 -- Existing patterns searchable from the start; body_text is the recorded definition.
+-- FTS5 columns have no type affinity, so tier is written as the library writes and matches
+-- it: as text ('2' never equals 2 here).
 INSERT INTO patterns_fts (tier, name, category, description, body_text)
-SELECT tier, name,
+SELECT CAST(tier AS TEXT), name,
        coalesce(json_extract(body, '$.category'), json_extract(body, '$.namespace')),
        json_extract(body, '$.description'),
        body
