@@ -30,7 +30,7 @@ from specql.patterns.definitions import (
     TIER_PRIMITIVE,
     TIER_TEMPLATE,
 )
-from specql.patterns.expressions import OPERATORS
+from specql.patterns.expressions import seed_rows
 
 SEED_NOTE = "seed"
 SEED_FORMAT = "1"  # bump when the meaning of seed files changes without their bytes changing
@@ -147,11 +147,7 @@ def _seed_reference_tables(conn) -> None:
     )
     conn.executemany(
         "INSERT OR REPLACE INTO expression_patterns (name, language, template) VALUES (?, ?, ?)",
-        [
-            (name, language, template)
-            for name, by_language in OPERATORS.items()
-            for language, template in by_language.items()
-        ],
+        seed_rows(),
     )
     conn.executemany(
         "INSERT OR REPLACE INTO language_capabilities (language, capability, supported, note) "
