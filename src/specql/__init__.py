@@ -17,6 +17,7 @@ _API = {
     "reverse",
     "SpecqlError",
     "SpecqlErrors",
+    "PatternLibrary",
 }
 
 

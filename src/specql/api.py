@@ -9,6 +9,8 @@
     >>> rev = specql.reverse(["examples/legacy"], out_dir="build/legacy-specs")
     >>> rev.ok, rev.summary()["functions"]
     (True, 15)
+    >>> with specql.PatternLibrary.open() as lib:         # $SPECQL_HOME/library.db
+    ...     spec = lib.instantiate_domain_pattern("soft_delete", "Note", schema="catalog")
 
 Paths may be spec files or directories (searched recursively for ``*.yaml`` / ``*.yml``).
 Problems a user can fix raise :class:`SpecqlError` (``file:line:col: message``).
@@ -22,7 +24,8 @@ from pathlib import Path
 from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
 from specql.generators.base import FileSpec
 
-__all__ = [
+__all__ = [  # noqa: F822 - PatternLibrary is provided lazily by __getattr__
+    "PatternLibrary",
     "SpecqlError",
     "SpecqlErrors",
     "apply",
@@ -35,6 +38,14 @@ __all__ = [
 ]
 
 PathLike = str | Path
+
+
+def __getattr__(name: str):
+    if name == "PatternLibrary":  # the library's own API, imported only when asked for
+        from specql.patterns import PatternLibrary
+
+        return PatternLibrary
+    raise AttributeError(f"module 'specql.api' has no attribute {name!r}")
 Progress = Callable[[str], None]
 
 
