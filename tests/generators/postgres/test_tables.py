@@ -6,11 +6,12 @@ import uuid
 
 import pytest
 
-from specql.dsl.model import Entity, Field
+from specql.dsl.loader import load_text
+from specql.dsl.model import Entity, Field, Index
 from specql.dsl.types import RICH_TYPES, parse_type
 from specql.errors import SpecqlError
 from specql.generators.postgres.context import CompileContext
-from specql.generators.postgres.naming import pg_identifier
+from specql.generators.postgres.naming import pg_identifier, spec_index_name
 from specql.generators.postgres.tables import table_ddl, table_order
 from tests.generators.postgres.spec_fixtures import load_fixture_entities
 
@@ -128,6 +129,88 @@ def test_long_names_are_cut_deterministically() -> None:
     assert pg_identifier("short") == "short"
 
 
+def test_spec_indexes_follow_the_fk_indexes() -> None:
+    ents = load_fixture_entities()
+    (task,) = [e for e in ents if e.name == "Task"]
+    sql = table_ddl(task, CompileContext.of(ents, ["crm", "projects"]))
+    index_lines = [line for line in sql.splitlines() if "INDEX" in line]
+    assert index_lines == [
+        "CREATE INDEX idx_tb_task_tenant_id ON projects.tb_task (tenant_id);",
+        "CREATE INDEX idx_tb_task_fk_assignee ON projects.tb_task (fk_assignee);",
+        "CREATE INDEX idx_tb_task_fk_product ON projects.tb_task (fk_product);",
+        "CREATE INDEX idx_tb_task_assignee_due_on ON projects.tb_task (fk_assignee, due_on);",
+        "CREATE INDEX task_title_ci ON projects.tb_task ((lower(title)));",
+        "CREATE UNIQUE INDEX idx_tb_task_tenant_id_external_id "
+        "ON projects.tb_task (tenant_id, external_id);",
+    ]
+
+
+def _indexed(fields: str, *indexes: str, schema: str = "crm") -> Entity:
+    return load_text(
+        f"entity: Thing\nschema: {schema}\nfields: {{{fields}}}\nindexes:\n"
+        + "".join(f"  - {i}\n" for i in indexes),
+        "thing.yaml",
+    )
+
+
+def test_index_expressions_read_fields_as_columns() -> None:
+    owner = Entity("Owner", "crm")
+    e = _indexed(
+        "owner: ref(Owner), label: text, n: integer",
+        '{ expression: "coalesce(owner, 0) + n", unique: true }',
+        "{ expression: \"lower(label || 'x')\" }",
+        '{ expression: "( Label  IS  NULL )" }',
+        '{ fields: ["order", created_at] }',
+    )
+    e.fields.append(_f("order", "integer"))  # a column name that needs quotes
+    sql = table_ddl(e, CompileContext.of([owner, e]))
+    assert "CREATE UNIQUE INDEX idx_tb_thing_coalesce_owner_0_n ON crm.tb_thing " in sql
+    assert "((COALESCE(fk_owner, 0) + n));" in sql
+    assert "CREATE INDEX idx_tb_thing_lower_label_x ON crm.tb_thing ((lower(label || 'x')));" in sql
+    # As PostgreSQL reads it (unquoted names fold to lower case); so is the default name.
+    assert "idx_tb_thing_label_is_null ON crm.tb_thing ((label IS NULL));" in sql
+    assert 'idx_tb_thing_order_created_at ON crm.tb_thing ("order", created_at);' in sql
+
+
+def test_default_index_names_are_deterministic_and_cut_to_63_bytes() -> None:
+    long = Index(fields=["a_rather_long_field_name", "another_rather_long_field_name"])
+    name = spec_index_name("PurchaseOrderLine", long)
+    assert len(name.encode()) == 63 and name.startswith("idx_tb_purchase_order_line_a_rather")
+    assert name == spec_index_name("PurchaseOrderLine", long)
+    same = [Index(expression="LOWER( email )"), Index(expression="lower(email)")]
+    assert {spec_index_name("Contact", i) for i in same} == {"idx_tb_contact_lower_email"}
+    assert spec_index_name("Contact", Index(fields=["x"], name="mine")) == "mine"
+
+
+@pytest.mark.parametrize(
+    ("fields", "indexes", "schema", "message"),
+    [
+        ("a: text", ["{ fields: [b] }"], "crm", "index of Thing: no field 'b'"),
+        ("a: text", ["{ fields: [tenant_id, a] }"], "catalog", "no field 'tenant_id'"),
+        ("a: text", ["{ expression: lower(x.a) }"], "crm", "'x.a' is not a field"),
+        ("a: text", ["{ expression: $id > a }"], "crm", "'[$]id' is not a field"),
+        ("a: text", ["{ expression: 'lower(' }"], "crm", "invalid SQL"),
+        (
+            "a: text, b_c: text, a_b: text, c: text",
+            ["{ fields: [a, b_c] }", "{ fields: [a_b, c] }"],
+            "crm",
+            "'idx_tb_thing_a_b_c' of Thing has the name of another index of its table",
+        ),
+        (
+            "owner: ref(Thing)",
+            ["{ fields: [owner, created_at], name: idx_tb_thing_fk_owner }"],
+            "crm",
+            "has the name of another index",
+        ),
+    ],
+)
+def test_index_problems_are_errors_at_the_index(fields, indexes, schema, message) -> None:
+    e = _indexed(fields, *indexes, schema=schema)
+    with pytest.raises(SpecqlError, match=message) as err:
+        table_ddl(e, CompileContext.of([e], ["crm"]))
+    assert err.value.pos == e.indexes[-1].pos
+
+
 # ---------------------------------------------------------------- on a real PostgreSQL
 
 
@@ -208,6 +291,33 @@ def test_foreign_keys_and_their_indexes(applied_db: str) -> None:
     ]:
         assert (schema, index) in indexes, index
     assert ("catalog", "idx_tb_product_tenant_id") not in indexes
+
+
+@pytest.mark.postgres
+def test_spec_indexes_apply_as_written(applied_db: str) -> None:
+    with psycopg.connect(applied_db, autocommit=True) as conn:
+        defs = dict(
+            conn.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'projects' "
+                "AND tablename = 'tb_task'"
+            ).fetchall()
+        )
+        assert defs["idx_tb_task_assignee_due_on"] == (
+            "CREATE INDEX idx_tb_task_assignee_due_on ON projects.tb_task "
+            "USING btree (fk_assignee, due_on)"
+        )
+        assert defs["task_title_ci"] == (
+            "CREATE INDEX task_title_ci ON projects.tb_task USING btree (lower(title))"
+        )
+        assert defs["idx_tb_task_tenant_id_external_id"] == (
+            "CREATE UNIQUE INDEX idx_tb_task_tenant_id_external_id ON projects.tb_task "
+            "USING btree (tenant_id, external_id)"
+        )
+        row = {"tenant_id": TENANT, "title": "T", "external_id": uuid.UUID(int=7)}
+        _insert(conn, "projects.tb_task", {**row, "identifier": "t1"})
+        _insert(conn, "projects.tb_task", {**row, "identifier": "t2", "tenant_id": uuid.uuid4()})
+        with pytest.raises(psycopg.errors.UniqueViolation, match="tenant_id_external_id"):
+            _insert(conn, "projects.tb_task", {**row, "identifier": "t3"})
 
 
 def _insert(conn, table: str, values: dict) -> None:

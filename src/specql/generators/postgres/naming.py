@@ -6,7 +6,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from specql.dsl.model import Entity, Field
+from specql.dsl.expressions import deparse_spec, parse_expression
+from specql.dsl.model import Entity, Field, Index
 
 _CAMEL_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])")
 
@@ -37,8 +38,25 @@ def column_name(field: Field) -> str:
     return fk_column(field.name) if field.type.kind == "ref" else field.name
 
 
-def index_name(entity_name: str, column: str) -> str:
-    return pg_identifier(f"idx_{table_name(entity_name)}_{column}")
+def index_name(entity_name: str, *keys: str) -> str:
+    """``idx_tb_<entity>_<keys joined by _>`` (63 bytes at most, see :func:`pg_identifier`)."""
+    return pg_identifier(f"idx_{table_name(entity_name)}_{'_'.join(keys)}")
+
+
+_EXPRESSION_WORD = re.compile(r"[a-z0-9]+")
+
+
+def spec_index_name(entity_name: str, index: Index) -> str:
+    """The name of an ``indexes:`` entry: its own, else ``idx_tb_<entity>_<field names>``, or
+    for an expression ``idx_tb_<entity>_<its words>``: the runs of letters and digits of its
+    canonical text, so the spelling does not matter (``LOWER( email )`` and ``lower(email)``
+    are both ``..._lower_email``)."""
+    if index.name is not None:
+        return index.name
+    if index.expression is None:
+        return index_name(entity_name, *index.fields)
+    canonical = deparse_spec(parse_expression(index.expression, index.pos))
+    return index_name(entity_name, *_EXPRESSION_WORD.findall(canonical.lower()))
 
 
 def function_name(schema: str, action_name: str) -> str:

@@ -6,15 +6,31 @@ named the way PostgreSQL itself would name it (``tb_x_pkey``, ``tb_x_<col>_key``
 ``tb_x_<col>_check``, ``tb_x_<col>_fkey``) so a re-generation or a reverse run sees the same
 names. Foreign keys that would close a reference cycle (self-references included) are left out
 of ``CREATE TABLE`` and added by :func:`deferred_fk_ddl` once every table exists.
+
+Indexes follow the table: ``tenant_id``'s (multi-tenant schemas), one per ref column, then the
+spec's ``indexes:`` in order, each ``CREATE [UNIQUE] INDEX <name> ON <table> (<columns>)``, or
+``((<expression>))`` with the expression's field names turned into columns on its parsed tree (a
+ref field is its ``fk_`` column).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
-from specql.dsl.model import Entity, Field
-from specql.errors import SpecqlError
+from pglast import ast
+
+from specql.dsl.expressions import (
+    PARAM_PREFIX,
+    NodeRewriter,
+    colref_parts,
+    deparse,
+    parse_expression,
+)
+from specql.dsl.model import Entity, Field, Index
+from specql.dsl.validator import INDEXABLE_COLUMNS
+from specql.errors import SourcePos, SpecqlError
 from specql.generators.postgres.context import CompileContext
+from specql.generators.postgres.expressions import colref
 from specql.generators.postgres.naming import (
     check_constraint,
     column_name,
@@ -22,6 +38,7 @@ from specql.generators.postgres.naming import (
     index_name,
     pk_column,
     pk_constraint,
+    spec_index_name,
     table_name,
     unique_constraint,
 )
@@ -173,6 +190,7 @@ def table_ddl(entity: Entity, ctx: CompileContext, deferred_fields: Iterable[str
                 f"CONSTRAINT {quote_ident(check_constraint(entity.name, col))} CHECK ({check})"
             )
     columns.extend(AUDIT_COLUMNS)
+    indexes.extend(_spec_indexes(entity, ctx))
 
     body = ",\n".join(INDENT + item for item in columns + constraints)
     out = [
@@ -199,10 +217,68 @@ def table_ddl(entity: Entity, ctx: CompileContext, deferred_fields: Iterable[str
 
 
 def _index(entity: Entity, column: str) -> str:
-    return (
-        f"CREATE INDEX {quote_ident(index_name(entity.name, column))} "
-        f"ON {table_of(entity)} ({quote_ident(column)});"
-    )
+    return _create_index(entity, index_name(entity.name, column), quote_ident(column))
+
+
+def _create_index(entity: Entity, name: str, keys: str, unique: bool = False) -> str:
+    kind = "UNIQUE INDEX" if unique else "INDEX"
+    return f"CREATE {kind} {quote_ident(name)} ON {table_of(entity)} ({keys});"
+
+
+def _spec_indexes(entity: Entity, ctx: CompileContext) -> list[str]:
+    """The spec's ``indexes:``; a name another index of the table has is an error."""
+    taken = {index_name(entity.name, column_name(f)) for f in entity.fields if f.type.kind == "ref"}
+    if ctx.is_multi_tenant(entity):
+        taken.add(index_name(entity.name, "tenant_id"))
+    out = []
+    for index in entity.indexes:
+        name = spec_index_name(entity.name, index)
+        if name in taken:
+            raise SpecqlError(
+                f"index {name!r} of {entity.name} has the name of another index of its table: "
+                "give it a 'name'",
+                index.pos,
+            )
+        taken.add(name)
+        out.append(_create_index(entity, name, _index_keys(entity, index, ctx), index.unique))
+    return out
+
+
+def _index_keys(entity: Entity, index: Index, ctx: CompileContext) -> str:
+    """What goes between the parentheses: the columns, or the expression in its own."""
+
+    def column(name: str) -> str:
+        f = entity.field_named(name)
+        if f is not None:
+            return column_name(f)
+        if name in INDEXABLE_COLUMNS and (name != "tenant_id" or ctx.is_multi_tenant(entity)):
+            return name
+        raise SpecqlError(f"index of {entity.name}: no field {name!r}", index.pos)
+
+    if index.expression is None:
+        return ", ".join(quote_ident(column(name)) for name in index.fields)
+    node = parse_expression(index.expression, index.pos)
+    return f"({deparse(_IndexColumns(column, index.pos).rewrite(node))})"
+
+
+class _IndexColumns(NodeRewriter):
+    """An index expression's field names -> its table's columns, on the AST."""
+
+    def __init__(self, column: Callable[[str], str], pos: SourcePos) -> None:
+        self.column = column
+        self.pos = pos
+
+    def rewrite(self, node: ast.Node) -> ast.Node:
+        try:
+            return self._node(node, None)
+        except RecursionError:
+            raise SpecqlError("index expression nested too deeply", self.pos) from None
+
+    def _rw_ColumnRef(self, node: ast.ColumnRef, scopes) -> ast.Node:
+        parts = colref_parts(node)
+        if len(parts) != 1 or parts[0] == "*" or parts[0].startswith(PARAM_PREFIX):
+            raise SpecqlError(f"index expression: {'.'.join(parts)!r} is not a field", self.pos)
+        return colref(self.column(parts[0]))
 
 
 def deferred_fk_ddl(entity: Entity, field_names: Iterable[str], ctx: CompileContext) -> str:
