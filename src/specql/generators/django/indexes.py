@@ -9,8 +9,9 @@
   ``models.UniqueConstraint`` with the same fields or expression. An expression outside that
   table is a SpecqlError naming the entity and the index, never a silently different index.
 
-Names: the index's own ``name``, else ``idx_tb_<entity>_<columns>`` (for an expression, its
-function and field names), cut to Django's 30 characters with a hash suffix
+Names: the PostgreSQL target's (:func:`~specql.generators.postgres.naming.spec_index_name`:
+the index's own ``name``, else ``idx_tb_<entity>_<field names>`` or, for an expression, the words
+of its text), cut to Django's 30 characters with a hash suffix
 (:func:`~specql.generators.django.names.short_name`) when longer.
 """
 
@@ -20,13 +21,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from pglast import ast
+from pglast.enums import MinMaxOp
 
 from specql.dsl.expressions import colref_parts, parse_expression
 from specql.dsl.model import Entity, Index
 from specql.errors import SpecqlError
 from specql.generators.django.names import short_name
 from specql.generators.django.render import Call, ModuleNeeds, call, py_str
-from specql.generators.postgres.naming import column_name, index_name, table_name
+from specql.generators.postgres.naming import column_name, index_name, spec_index_name
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,8 @@ FUNCTIONS: dict[str, DjangoFunction] = {
     "lower": DjangoFunction("Lower", 1, 1),
     "upper": DjangoFunction("Upper", 1, 1),
     "coalesce": DjangoFunction("Coalesce", 2, None),
+    "greatest": DjangoFunction("Greatest", 2, None),
+    "least": DjangoFunction("Least", 2, None),
     "btrim": DjangoFunction("Trim", 1, 1),
     "ltrim": DjangoFunction("LTrim", 1, 1),
     "rtrim": DjangoFunction("RTrim", 1, 1),
@@ -70,11 +74,10 @@ class Untranslatable(Exception):
 
 @dataclass(frozen=True, slots=True)
 class IndexTarget:
-    """What an index may name: per field name (spec fields and the framework's ``id``,
-    ``identifier``, ``tenant_id``, audit fields) the model attribute and the column."""
+    """What an index may name: spec fields and the framework's ``id``, ``identifier``,
+    ``tenant_id`` and audit fields, each with its model attribute."""
 
     attributes: dict[str, str]
-    columns: dict[str, str]
 
     def attribute(self, name: str) -> str:
         if name not in self.attributes:
@@ -111,8 +114,7 @@ def spec_index(entity: Entity, index: Index, target: IndexTarget, needs: ModuleN
         if index.expression is not None:
             node = parse_expression(index.expression, index.pos)
             expression = _translate(node, target, needs, top=True)
-            name = index.name or _default_name(entity, _words(node))
-            return _constructor(needs, cls, [expression], [], name)
+            return _constructor(needs, cls, [expression], [], spec_index_name(entity.name, index))
         attributes = [target.attribute(f) for f in index.fields]
     except Untranslatable as exc:
         what = repr(index.name) if index.name else (index.expression or ", ".join(index.fields))
@@ -120,29 +122,25 @@ def spec_index(entity: Entity, index: Index, target: IndexTarget, needs: ModuleN
             f"{entity.name}: index {what} cannot be generated for the django target: {exc}",
             index.pos,
         ) from None
-    name = index.name or _default_name(entity, [target.columns[f] for f in index.fields])
-    return _constructor(needs, cls, [], attributes, name)
+    return _constructor(needs, cls, [], attributes, spec_index_name(entity.name, index))
 
 
-def _default_name(entity: Entity, words: list[str]) -> str:
-    return f"idx_{table_name(entity.name)}_{'_'.join(words)}"
-
-
-def _words(node: ast.Node) -> list[str]:
-    """The function and column names of a (translated, so simple) expression, in order."""
-    if isinstance(node, ast.FuncCall):
-        words = [_function_name(node)]
-        for arg in node.args or ():
-            words += _words(arg)
-        return words
-    if isinstance(node, ast.ColumnRef):
-        return colref_parts(node)
-    return []
-
-
-def _function_name(node: ast.FuncCall) -> str:
+def _call_parts(node: ast.Node) -> tuple[str, list[ast.Node]] | None:
+    """(SQL function name, arguments) of a function-like node, None for other nodes.
+    ``coalesce``, ``greatest`` and ``least`` have node types of their own in PostgreSQL's
+    parser; a plain call with aggregate or window clauses has no Django index form."""
+    if isinstance(node, ast.CoalesceExpr):
+        return "coalesce", list(node.args)
+    if isinstance(node, ast.MinMaxExpr):
+        return ("greatest" if node.op == MinMaxOp.IS_GREATEST else "least"), list(node.args)
+    if not isinstance(node, ast.FuncCall):
+        return None
     names = [n.sval for n in node.funcname]
-    return names[-1] if len(names) == 1 or names[0] == "pg_catalog" else ".".join(names)
+    name = names[-1] if len(names) == 1 or names[0] == "pg_catalog" else ".".join(names)
+    clauses = (node.agg_star, node.agg_distinct, node.agg_order, node.agg_filter, node.over)
+    if any(clauses) or node.agg_within_group or node.func_variadic:
+        raise Untranslatable(f"{name}() with aggregate or window clauses")
+    return name, list(node.args or ())
 
 
 def _translate(node: ast.Node, target: IndexTarget, needs: ModuleNeeds, top: bool = False) -> str:
@@ -156,26 +154,19 @@ def _translate(node: ast.Node, target: IndexTarget, needs: ModuleNeeds, top: boo
         return f"{needs.need('models')}.F({attribute})" if top else attribute
     if isinstance(node, ast.A_Const) and not node.isnull and type(node.val) in CONSTANTS:
         return f"{needs.need('models')}.Value({CONSTANTS[type(node.val)](node.val)})"
-    if isinstance(node, ast.FuncCall):
-        return _translate_call(node, target, needs)
-    raise Untranslatable(
-        f"{type(node).__name__} has no Django translation (supported: the functions "
-        f"{', '.join(sorted(FUNCTIONS))} over fields and constants)"
-    )
-
-
-def _translate_call(node: ast.FuncCall, target: IndexTarget, needs: ModuleNeeds) -> str:
-    name = _function_name(node)
+    parts = _call_parts(node)
+    if parts is None:
+        raise Untranslatable(
+            f"{type(node).__name__} has no Django translation (supported: the functions "
+            f"{', '.join(sorted(FUNCTIONS))} over fields and constants)"
+        )
+    name, args = parts
     function = FUNCTIONS.get(name)
     if function is None:
         raise Untranslatable(
             f"function {name}() has no Django translation (supported: "
             f"{', '.join(sorted(FUNCTIONS))})"
         )
-    clauses = (node.agg_star, node.agg_distinct, node.agg_order, node.agg_filter, node.over)
-    if any(clauses) or node.agg_within_group or node.func_variadic:
-        raise Untranslatable(f"{name}() with aggregate or window clauses")
-    args = list(node.args or ())
     too_many = function.max_args is not None and len(args) > function.max_args
     if len(args) < function.min_args or too_many:
         raise Untranslatable(f"{name}() with {len(args)} argument(s)")

@@ -30,19 +30,30 @@ FUNCTIONS_MODULE = "django.db.models.functions"
 class ModuleNeeds:
     """What a module's code uses: imports, and helper classes the module must define (see
     :mod:`specql.generators.django.helpers`). Each method records a name and returns it for
-    inline use."""
+    inline use.
 
-    names: set[tuple[str, str | None]] = field(default_factory=set)
+    ``shadowed``: attribute names of the module's models. Inside a class body a field named
+    ``timezone`` hides the module ``timezone`` from the lines after it (``created_at``'s
+    ``default=timezone.now``), so an import with such a name is bound as ``timezone_``: Django
+    forbids field names ending in ``_``, so that alias cannot be hidden.
+    """
+
+    shadowed: frozenset[str] = frozenset()
+    names: set[tuple[str, str | None, str]] = field(default_factory=set)
     helpers: set[str] = field(default_factory=set)
 
+    def _bind(self, module: str, name: str | None, symbol: str) -> str:
+        alias = f"{symbol}_" if symbol in self.shadowed else symbol
+        self.names.add((module, name, alias))
+        return alias
+
     def need(self, symbol: str) -> str:
-        self.names.add(IMPORTS[symbol])
-        return symbol
+        module, name = IMPORTS[symbol]
+        return self._bind(module, name, symbol)
 
     def function(self, name: str) -> str:
-        """A database function class of ``django.db.models.functions`` (``Lower``, ``Now``)."""
-        self.names.add((FUNCTIONS_MODULE, name))
-        return name
+        """A database function class of ``django.db.models.functions`` (``Lower``, ``Trim``)."""
+        return self._bind(FUNCTIONS_MODULE, name, name)
 
     def helper(self, name: str) -> str:
         self.helpers.add(name)
@@ -52,16 +63,26 @@ class ModuleNeeds:
         """The import block: stdlib, a blank line, third party; ``import x`` before ``from``."""
         groups = []
         for stdlib in (True, False):
-            modules = sorted({m for m, _ in self.names if (m in STDLIB_MODULES) == stdlib})
-            plain = [f"import {m}" for m in modules if (m, None) in self.names]
+            chosen = sorted(
+                (n for n in self.names if (n[0] in STDLIB_MODULES) == stdlib),
+                key=lambda n: (n[0], n[1] or "", n[2]),
+            )
+            plain = [f"import {_bound(m, alias)}" for m, name, alias in chosen if name is None]
             froms = []
-            for m in modules:
-                names = sorted(n for mod, n in self.names if mod == m and n is not None)
-                if names:
-                    froms.append(f"from {m} import {', '.join(names)}")
+            for module in dict.fromkeys(m for m, name, _ in chosen if name is not None):
+                names = sorted(_bound(n, a) for m, n, a in chosen if m == module and n)
+                froms.append(f"from {module} import {', '.join(names)}")
             if plain or froms:
                 groups.append("\n".join(plain + froms))
         return "\n\n".join(groups)
+
+    def defined(self) -> set[str]:
+        """The module-level names the imports and helpers bind."""
+        return {alias for _, _, alias in self.names} | self.helpers
+
+
+def _bound(name: str, alias: str) -> str:
+    return name if name == alias else f"{name} as {alias}"
 
 
 def py_regex(pattern: str) -> str:
