@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from specql.errors import SpecqlError
@@ -196,3 +198,14 @@ def test_cli_value_may_contain_equals_signs():
 def test_malformed_cli_params(items, reason):
     with pytest.raises(SpecqlError, match=reason.replace("[", r"\[")):
         parse_cli_params(items)
+
+
+def test_a_schema_is_checked_and_compiled_once():
+    # Checking a schema against the metaschema takes milliseconds; instantiation validates the
+    # same schema again and again, so repeated validations must not pay for it each time.
+    validate_params(SCHEMA, GOOD, what=WHAT)
+    started = time.perf_counter()
+    for _ in range(200):
+        validate_params(SCHEMA, GOOD, what=WHAT)
+        check_schema(SCHEMA, what=WHAT)
+    assert time.perf_counter() - started < 0.5

@@ -26,21 +26,38 @@ _MAX_PROBLEM_CHARS = 200
 
 def check_schema(schema: Any, *, what: str) -> None:
     """``schema`` is a valid Draft 2020-12 schema of an object (a pattern's parameters)."""
+    _compiled(schema, what)
+
+
+def _compiled(schema: Any, what: str) -> Draft202012Validator:
     if not isinstance(schema, dict):
         raise SpecqlError(f"{what}: the parameter schema must be a mapping")
+    validator = _validator(json.dumps(schema, sort_keys=True, default=repr))
+    if isinstance(validator, str):
+        raise SpecqlError(f"{what}: {validator}")
+    return validator
+
+
+def _schema_problem(schema: dict) -> str | None:
     try:
         Draft202012Validator.check_schema(schema)
     except SchemaError as exc:
         where = _path(exc.absolute_path)
         at = f" at {where}" if where else ""
-        raise SpecqlError(f"{what}: invalid parameter schema{at}: {_cut(exc.message)}") from None
+        return f"invalid parameter schema{at}: {_cut(exc.message)}"
     if schema.get("type") != "object":
-        raise SpecqlError(f"{what}: the parameter schema must be an object schema (type: object)")
+        return "the parameter schema must be an object schema (type: object)"
+    return None
 
 
+# Instantiating a pattern validates the same few schemas over and over, and checking a schema
+# against the metaschema costs more than the validation itself: both are done once per schema
+# text.
 @functools.lru_cache(maxsize=512)
-def _validator(schema_json: str) -> Draft202012Validator:
-    return Draft202012Validator(json.loads(schema_json))
+def _validator(schema_json: str) -> Draft202012Validator | str:
+    """The compiled validator of a schema, or the problem that makes the schema invalid."""
+    schema = json.loads(schema_json)
+    return _schema_problem(schema) or Draft202012Validator(schema)
 
 
 def validate_params(schema: dict, params: Any, *, what: str) -> dict:
@@ -50,10 +67,7 @@ def validate_params(schema: dict, params: Any, *, what: str) -> dict:
         params = {}
     if not isinstance(params, dict):
         raise SpecqlError(f"{what}: parameters must be a mapping, got {type(params).__name__}")
-    check_schema(schema, what=what)
-    # One compiled validator per schema, found by its text: instantiating a pattern validates
-    # the same few schemas over and over.
-    validator = _validator(json.dumps(schema, sort_keys=True))
+    validator = _compiled(schema, what)
     result = copy.deepcopy(params)
     _apply_defaults(schema, result)
     problems = _unique(
