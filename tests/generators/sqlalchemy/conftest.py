@@ -49,6 +49,21 @@ def fixtures_out(tmp_path_factory) -> Path:
     return out
 
 
+@pytest.fixture
+def second_database(pg_server):
+    """Another fresh database beside ``pg_database``: the SQL target's tables go there."""
+    import psycopg
+
+    name = "specql_sqlalchemy_compare"
+    admin = pg_server.get_uri("postgres")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield pg_server.get_uri(name)
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def run_models(out: Path, uri: str, *steps: str) -> list[dict]:
     """Run ``steps`` of orm_session.py on the package generated in ``out`` in a fresh
     interpreter (isolated: no PYTHONPATH, the script's directory not on sys.path); one JSON
@@ -102,3 +117,24 @@ def catalog(uri: str, schemas: list[str]) -> dict[str, list]:
             what: [tuple(row) for row in conn.execute(sql, {"s": schemas}).fetchall()]
             for what, sql in queries.items()
         }
+
+
+def generate_models(entities: list, registry_path: Path) -> dict[str, str]:
+    """The SQLAlchemy target's files for ``entities`` (built in Python), source by path."""
+    from specql.dsl.registry import load_registry
+    from specql.generators.sqlalchemy.generator import SqlAlchemyGenerator
+
+    files = SqlAlchemyGenerator().generate(entities, load_registry(registry_path))
+    return {f.path: f.content for f in files}
+
+
+def write_both_targets(entities: list, registry_path: Path, out: Path) -> Path:
+    """Both targets' files for ``entities`` (built in Python) written into ``out``."""
+    from specql.dsl.registry import load_registry
+    from specql.generators.base import get_generator
+    from specql.generators.writer import write_files
+
+    registry = load_registry(registry_path)
+    for target in ("postgres", "sqlalchemy"):
+        write_files(get_generator(target).generate(entities, registry), out, target=target)
+    return out

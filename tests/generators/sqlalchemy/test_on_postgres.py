@@ -94,21 +94,6 @@ def test_the_models_work_on_the_tables_of_the_postgres_target(examples_out, pg_d
     _check_example_rows(seen)
 
 
-@pytest.fixture
-def second_database(pg_server):
-    """Another fresh database beside ``pg_database``."""
-    import psycopg
-
-    name = "specql_sqlalchemy_compare"
-    admin = pg_server.get_uri("postgres")
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield pg_server.get_uri(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
 @pytest.mark.parametrize("spec_set", ["examples_out", "fixtures_out"])
 def test_create_all_makes_the_tables_the_postgres_target_makes(
     spec_set, request, pg_database, second_database

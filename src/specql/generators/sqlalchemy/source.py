@@ -38,10 +38,9 @@ def docstring(text: str, indent: str) -> list[str]:
     clean = " ".join(text.split())
     if '"""' in clean or "\\" in clean or clean.endswith('"'):
         return [f"{indent}{py_str(clean)}"]
-    one_line = f'{indent}"""{clean}"""'
-    if len(one_line) <= LINE_WIDTH:
-        return [one_line]
     lines = textwrap.wrap(clean, LINE_WIDTH - len(indent) - 3, break_long_words=False)
+    if len(lines) == 1:  # ruff keeps a one-line docstring on one line, however long
+        return [f'{indent}"""{clean}"""']
     return [f'{indent}"""{lines[0]}'] + [indent + line for line in lines[1:]] + [f'{indent}"""']
 
 
