@@ -148,7 +148,8 @@ _ParamLoader.add_implicit_resolver(
     _BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
 )
 
-_PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# NAME, or PATTERN.NAME where one command sets the parameters of several patterns (compose).
+_PARAM_NAME = re.compile(r"([A-Za-z_][A-Za-z0-9_]*\.)?[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 def parse_cli_params(items: Iterable[str]) -> dict:
