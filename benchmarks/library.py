@@ -31,11 +31,39 @@ from specql.dsl.loader import load_text
 from specql.patterns import PatternLibrary
 from specql.patterns.seed import ensure_seeded
 
-WORDS = (
-    "order invoice payment customer ledger shipment approval review ticket status audit "
-    "history version tenant account balance stock reservation schedule reminder comment tag "
-    "hierarchy parent counter total discount refund subscription renewal escalation"
-).split()
+WORDS = [
+    "order",
+    "invoice",
+    "payment",
+    "customer",
+    "ledger",
+    "shipment",
+    "approval",
+    "review",
+    "ticket",
+    "status",
+    "audit",
+    "history",
+    "version",
+    "tenant",
+    "account",
+    "balance",
+    "stock",
+    "reservation",
+    "schedule",
+    "reminder",
+    "comment",
+    "tag",
+    "hierarchy",
+    "parent",
+    "counter",
+    "total",
+    "discount",
+    "refund",
+    "subscription",
+    "renewal",
+    "escalation",
+]
 QUERIES = [
     "writes old and new row values to a history table",
     "status transitions",
@@ -71,7 +99,7 @@ def time_seed(root: Path, repeat: int) -> tuple[float, float]:
 def time_patterns(lib: PatternLibrary) -> tuple[dict[str, float], dict[str, float]]:
     instantiate: dict[str, float] = {}
     for summary in lib.list_patterns(tier=2):
-        pattern = lib.get_pattern(summary.name)
+        pattern = lib.get_pattern(summary.name, tier=2)
         example = pattern.tests.get("example") or {}
         start = time.perf_counter()
         entity = lib.instantiate_domain_pattern(
@@ -85,7 +113,7 @@ def time_patterns(lib: PatternLibrary) -> tuple[dict[str, float], dict[str, floa
         instantiate[pattern.name] = time.perf_counter() - start
     compile_: dict[str, float] = {}
     for summary in lib.list_patterns(tier=1):
-        primitive = lib.get_pattern(summary.name)
+        primitive = lib.get_pattern(summary.name, tier=1)
         params = primitive.examples[0].get("params", {})
         start = time.perf_counter()
         for language in primitive.implementations:

@@ -139,19 +139,25 @@ def list_cmd(tier, category, include_deprecated, library, as_json) -> None:
 
 @patterns_group.command("show")
 @click.argument("name")
+@click.option(
+    "--tier",
+    type=click.Choice(sorted(TIERS)),
+    help="The tier to look in, where a primitive and a domain pattern share a name.",
+)
 @library_option
 @json_option
-def show_cmd(name, library, as_json) -> None:
+def show_cmd(name, tier, library, as_json) -> None:
     """Show one entry's definition, lifecycle and history.
 
     \b
     Examples:
       specql patterns show audit_trail
+      specql patterns show upsert --tier primitive
       specql patterns show crm.contact --json
     """
     with _open(library) as lib:
-        entry = lib.get_pattern(name)
-        history = lib.versions(name)
+        entry = lib.get_pattern(name, tier=TIERS[tier] if tier else None)
+        history = lib.versions(name, tier=entry.tier)
     info = {
         "tier": entry.tier,
         "source": entry.life.source,

@@ -452,11 +452,14 @@ class PatternLibrary:
         entity templates compile to every language), ``text`` (full-text words over name,
         category, description and body, best first by BM25). Deprecated entries are left out
         unless asked for."""
-        parts, args = [], []
+        # With text, the full-text hits are found first (once) and each tier's rows are then
+        # reached through its unique name index, rather than joining every row to the index.
+        args: list = [fts_query(text)] if text is not None else []
+        parts = []
         for t in (tier,) if tier else TABLES:
             table = TABLES[t]
             category_col = "namespace" if t == TIER_TEMPLATE else "category"
-            where = []
+            where = [f"hits.tier = '{t}'"] if text is not None else []
             if category:
                 where.append(f"{category_col} = ?")
                 args.append(category)
@@ -465,26 +468,25 @@ class PatternLibrary:
             if language and t == TIER_PRIMITIVE:
                 where.append(
                     "EXISTS (SELECT 1 FROM pattern_implementations i "
-                    "WHERE i.pattern_id = patterns.id AND i.language = ?)"
+                    f"WHERE i.pattern_id = {table}.id AND i.language = ?)"
                 )
                 args.append(language)
+            source = f"hits JOIN {table} ON {table}.name = hits.name" if text else table
             parts.append(
-                f"SELECT {t} AS tier, name, {category_col} AS category, description, source, "
-                f"version, deprecated_at FROM {table}"
+                f"SELECT {t} AS tier, {table}.name AS name, {category_col} AS category, "
+                f"description, source, version, deprecated_at, "
+                f"{'hits.score' if text is not None else '0.0'} AS score FROM {source}"
                 + (f" WHERE {' AND '.join(where)}" if where else "")
             )
         union = " UNION ALL ".join(parts)
         if text is not None:
-            query = fts_query(text)
             sql = (
-                f"SELECT e.*, -bm25(patterns_fts) AS score FROM ({union}) e "
-                "JOIN patterns_fts ON patterns_fts.tier = CAST(e.tier AS TEXT) "
-                "AND patterns_fts.name = e.name WHERE patterns_fts MATCH ? "
-                "ORDER BY score DESC, e.tier, e.name"
+                "WITH hits AS MATERIALIZED (SELECT tier, name, -bm25(patterns_fts) AS score "
+                "FROM patterns_fts WHERE patterns_fts MATCH ?) "
+                f"SELECT * FROM ({union}) ORDER BY score DESC, tier, name"
             )
-            args.append(query)
         else:
-            sql = f"SELECT e.*, 0.0 AS score FROM ({union}) e ORDER BY e.tier, e.category, e.name"
+            sql = f"SELECT * FROM ({union}) ORDER BY tier, category, name"
         if limit is not None:
             sql += f" LIMIT {int(limit)}"
         return [
@@ -501,9 +503,9 @@ class PatternLibrary:
             for r in self.conn.execute(sql, args)
         ]
 
-    def versions(self, name: str) -> list[Version]:
+    def versions(self, name: str, *, tier: int | None = None) -> list[Version]:
         """Every version of an entry, oldest first."""
-        entry = self.get_pattern(name)
+        entry = self.get_pattern(name, tier=tier)
         return [
             _version(r)
             for r in self.conn.execute(
