@@ -143,3 +143,9 @@ def test_an_enum_class_clashing_with_an_entity_is_refused(registry_copy):
     status = "entity: ContactStatus\nschema: crm\nfields:\n  name: text\n"
     with pytest.raises(SpecqlError, match="class ContactStatus of the crm models would clash"):
         generate_models([load_text(CONTACT, "c.yaml"), load_text(status, "s.yaml")], registry_copy)
+
+
+def test_fields_that_make_one_attribute_are_refused(registry_copy):
+    text = "entity: Pass\nschema: crm\nfields:\n  pass: text\n  pass_: text\n"
+    with pytest.raises(SpecqlError, match="'pass' and 'pass_' would both be the class attribute"):
+        generate_models([load_text(text, "p.yaml")], registry_copy)

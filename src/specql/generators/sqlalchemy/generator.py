@@ -8,6 +8,15 @@ Files, under ``sqlalchemy/specql_models/`` (layer ``sqlalchemy``):
   with soft delete;
 - ``<schema>.py`` per schema (``01D001`` for the schema that is domain D's name, ``01D002``
   for its first alias...): the entities' models in code order.
+
+Use: ``specql generate specs/ --target sqlalchemy -o out/``, put ``out/sqlalchemy`` on the
+import path, ``import specql_models`` (it needs SQLAlchemy 2 and a PostgreSQL driver, not
+specql), then either run the SQL target's files or ``Base.metadata.create_all(engine)`` after
+creating the schemas. Models: ``crm.Contact`` maps ``crm.tb_contact``; a ``ref`` field
+``company`` is the ``fk_company`` column plus the ``company`` relationship; an enum field has
+a ``StrEnum`` (``ContactStatus``); a field named like a Python keyword or a declarative name
+gets a trailing ``_`` (``metadata_``); ``Contact.active()`` selects the rows not soft-deleted,
+``row.soft_delete()`` marks one.
 """
 
 from __future__ import annotations

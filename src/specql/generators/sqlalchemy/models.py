@@ -7,7 +7,7 @@ import keyword
 
 from specql.dsl.model import Entity, Field, TypeRef
 from specql.errors import SpecqlError
-from specql.generators.postgres.naming import table_name
+from specql.generators.postgres.naming import column_name, table_name
 from specql.generators.sqlalchemy.columns import (
     SpecSet,
     check_constraints,
@@ -20,6 +20,7 @@ from specql.generators.sqlalchemy.names import (
     BASE_CLASS,
     BASE_MODULE,
     MODULE_NAMES,
+    attribute_name,
     enum_class_name,
     enum_member_name,
 )
@@ -75,8 +76,25 @@ def _table_args(entity: Entity, multi_tenant: bool, imports: Imports) -> list[st
     return [*lines, f"{INDENT})"]
 
 
+def _check_attributes(entity: Entity) -> None:
+    """Two fields may not end up as one class attribute (``pass`` is ``pass_``, so a field
+    ``pass_`` beside it would clash)."""
+    owners: dict[str, str] = {}
+    for field in entity.fields:
+        names = {column_name(field), field.name}  # a ref: its fk_ column and relationship
+        for attr in {attribute_name(entity, name) for name in names}:
+            if attr in owners:
+                raise SpecqlError(
+                    f"{entity.name}: fields {owners[attr]!r} and {field.name!r} would both be "
+                    f"the class attribute {attr}; rename one of them",
+                    field.pos,
+                )
+            owners[attr] = field.name
+
+
 def model_class(entity: Entity, specs: SpecSet, imports: Imports) -> list[str]:
     """The mapped class of ``entity``."""
+    _check_attributes(entity)
     imports.modules.add("sa")
     imports.orm |= {"Mapped", "mapped_column"}
     imports.siblings.setdefault(BASE_MODULE, set()).update({AUDIT_MIXIN, BASE_CLASS})
