@@ -20,16 +20,27 @@ def test_a_fresh_library_holds_the_whole_seed(tmp_path) -> None:
         by_tier = {t: len(lib.list_patterns(tier=t)) for t in (1, 2, 3)}
         namespaces = {s.category for s in lib.list_patterns(tier=3)}
         types = lib.conn.execute("SELECT count(*) FROM universal_types").fetchone()[0]
-        mapped = lib.conn.execute(
-            "SELECT count(*) FROM type_mappings WHERE language = 'postgresql'"
-        ).fetchone()[0]
+        mapped = dict(
+            lib.conn.execute("SELECT language, count(*) FROM type_mappings GROUP BY language")
+        )
+        email = dict(
+            lib.conn.execute(
+                "SELECT language, native FROM type_mappings WHERE universal_type = 'email'"
+            )
+        )
         operators = lib.conn.execute("SELECT count(*) FROM expression_patterns").fetchone()[0]
         capabilities = lib.conn.execute(
             "SELECT count(DISTINCT language) FROM language_capabilities"
         ).fetchone()[0]
     assert by_tier[1] >= 25 and by_tier[2] >= 15 and by_tier[3] >= 20, by_tier
     assert len(namespaces) >= 5, namespaces
-    assert types == len(BASIC_TYPES) + len(RICH_TYPES) == mapped
+    assert types == len(BASIC_TYPES) + len(RICH_TYPES)
+    assert mapped == {"postgresql": types, "django": types, "sqlalchemy": types}
+    assert email == {
+        "postgresql": "TEXT",
+        "django": "models.TextField()",
+        "sqlalchemy": "sa.Text()",
+    }
     assert operators > 20 and capabilities == 3
     assert by_tier == {t: sum(1 for e in seed_entries() if e.tier == t) for t in (1, 2, 3)}
 

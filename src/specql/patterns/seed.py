@@ -90,15 +90,32 @@ def seed_entries():
             raise SpecqlError(f"seed file {item.name}: {err.message}") from None
 
 
-# Type mappings per language: the generators' own functions, found lazily so a generator that
-# is not installed only leaves its column empty.
+# Type mappings per language: the generators' own type tables, imported when seeding only.
 def _postgres_native(t: TypeRef) -> str:
     from specql.generators.postgres.types import sql_type
 
     return sql_type(t)
 
 
-TYPE_MAPPERS: dict[str, Callable[[TypeRef], str]] = {"postgresql": _postgres_native}
+def _django_native(t: TypeRef) -> str:
+    from specql.generators.django.fields import scalar_field
+
+    field = scalar_field(t)
+    args = ", ".join(f"{k}={v}" for k, v in field.kwargs)
+    return f"{field.cls}({args})"
+
+
+def _sqlalchemy_native(t: TypeRef) -> str:
+    from specql.generators.sqlalchemy.types import column_type
+
+    return column_type(t).sqlalchemy.replace("({args})", "()")
+
+
+TYPE_MAPPERS: dict[str, Callable[[TypeRef], str]] = {
+    "postgresql": _postgres_native,
+    "django": _django_native,
+    "sqlalchemy": _sqlalchemy_native,
+}
 
 
 def universal_types() -> list[tuple[str, str, str]]:
