@@ -256,6 +256,23 @@ def test_a_bad_field_is_left_out_with_a_note_and_the_steps_using_it_follow() -> 
     assert not errors_of(result.specs)
 
 
+def test_an_index_the_validator_rejects_is_left_out_with_a_note() -> None:
+    item = entity("Item", name="text", code="text")
+    item.indexes = [
+        m.Index(fields=["name", "code"], name="items_name_code"),
+        m.Index(fields=["name", "code"], unique=True, name="items_name_code_key"),  # a repeat
+        m.Index(expression="lower(code)"),
+    ]
+    result = assemble([EntitySource("shop.items", item)], [])
+    (spec,) = result.specs
+    assert [i.name for i in spec.indexes] == ["items_name_code", None]
+    assert any(
+        n.startswith("index on (name, code) left out: duplicate index")
+        for n in result.notes["shop.Item"]
+    )
+    assert not errors_of(result.specs) and round_trips(spec)
+
+
 def test_an_action_that_cannot_be_repaired_is_reported_not_written() -> None:
     o = outcome(
         "shop.weird",

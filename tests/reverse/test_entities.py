@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from specql.dsl import load_paths, load_text, validate
+from specql.dsl import model as m
 from specql.dsl.registry import load_registry
 from specql.dsl.types import RICH_TYPES, parse_type
 from specql.errors import ErrorLevel
@@ -16,7 +17,7 @@ from specql.generators.postgres.generator import PostgresGenerator
 from specql.generators.postgres.tables import deferred_fk_ddl, table_ddl, table_order
 from specql.reverse.entities import table_to_entity, tables_to_entities
 from specql.reverse.parse import parse_paths, parse_sql_text
-from specql.reverse.source import ColumnInfo, ForeignKeyInfo, TableInfo, TypeInfo
+from specql.reverse.source import ColumnInfo, ForeignKeyInfo, IndexInfo, TableInfo, TypeInfo
 
 REPO = Path(__file__).resolve().parents[2]
 FIXTURES = Path(__file__).parent / "fixtures" / "parse"
@@ -48,6 +49,7 @@ def test_examples_round_trip_through_generated_ddl(tmp_path) -> None:
     for spec in originals:
         result = results[(spec.schema, spec.name)]
         assert result.entity.fields == spec.fields, spec.name
+        assert result.entity.indexes == spec.indexes, spec.name
         assert result.entity.description == spec.description
         assert result.trinity and result.surrogate_key == f"pk_{result.table.name[3:]}"
         assert result.errors == []
@@ -418,3 +420,75 @@ def test_ref_field_names_and_qualification_of_ambiguous_entities() -> None:
     # 'user' is a reserved word: the column name stays; User is in two schemas: qualified
     assert field_types(result) == {"user_id": "ref(a.User)"}
     assert validate([result.entity, table_to_entity(users("a"), [users("a")]).entity]) == []
+
+
+# --------------------------------------------------------------------------- indexes
+
+
+@pytest.fixture(scope="module")
+def indexed():
+    module = parse_sql_text((FIXTURES / "indexes.sql").read_text(encoding="utf-8"), "i.sql")
+    return {r.entity.name: r for r in tables_to_entities(module.tables, module.types)}
+
+
+def test_indexes_on_fields_and_expressions_become_spec_indexes(indexed) -> None:
+    assert indexed["Customer"].entity.indexes == [
+        m.Index(expression="lower(email)", unique=True, name="customers_email_ci"),
+        m.Index(fields=["name"]),  # CREATE INDEX without a name: the default one
+    ]
+    assert indexed["Purchase"].entity.indexes == [
+        m.Index(fields=["status", "placed_on"]),  # its name was the default: dropped
+        m.Index(expression="COALESCE(total, 0)", name="purchases_total"),
+        m.Index(fields=["customer", "placed_on"], unique=True, name="purchases_one_per_day"),
+    ]
+    assert validate([r.entity for r in indexed.values()]) == []
+
+
+def test_indexes_the_table_has_anyway_are_left_out_silently(indexed) -> None:
+    # customers_email_unique repeats UNIQUE (email), purchases_id_idx the primary key,
+    # purchases_customer_idx the index of the ref 'customer'.
+    for result in indexed.values():
+        notes = " ".join(str(n) for n in result.notes)
+        for name in ("customers_email_unique", "purchases_id_idx", "purchases_customer_idx"):
+            assert name not in notes
+
+
+def test_indexes_a_spec_cannot_say_are_noted_not_dropped(indexed) -> None:
+    warnings = [n.message for n in indexed["Purchase"].notes if n.level == "warning"]
+    assert warnings[-6:] == [
+        "index purchases_customer_placed: DESC has no SpecQL form: not kept",
+        "index purchases_open: a partial index (WHERE) has no SpecQL form: not kept",
+        "index purchases_note_search: USING gin has no SpecQL form: not kept",
+        "index purchases_total_rounded: an expression among several keys has no SpecQL form: "
+        "not kept",
+        "index purchases_legacy_code is on legacy_code, which is no field: not kept",
+        "index purchases_total: WITH (...) not kept",
+    ]
+
+
+def test_index_expressions_over_columns_with_other_spec_names() -> None:
+    thing = table(
+        name="tb_thing",
+        columns=[
+            ColumnInfo("pk_thing", "integer", primary_key=True, is_identity=True),
+            ColumnInfo("fk_owner", "integer", references=("s", "tb_thing", "pk_thing")),
+            ColumnInfo("order", "integer"),
+            ColumnInfo("modified_on", "timestamp with time zone"),
+        ],
+        primary_key=("pk_thing",),
+        indexes=[
+            IndexInfo("a", expression='coalesce(fk_owner, "order")'),
+            IndexInfo("b", expression="date_part('year', modified_on)"),
+            IndexInfo("c", expression="lower(nowhere)"),
+            IndexInfo('"Odd"', columns=("order",), unique=True),
+        ],
+    )
+    result = table_to_entity(thing, [thing])
+    assert result.entity.indexes == [
+        m.Index(expression="COALESCE(owner, order_value)", name="a"),
+        m.Index(expression="date_part('year', updated_at)", name="b"),
+        m.Index(fields=["order_value"], unique=True),
+    ]
+    messages = [n.message for n in result.notes]
+    assert "index c (lower(nowhere)): column nowhere is no field: not kept" in messages
+    assert 'index "Odd": the name is no lower-case identifier: not kept' in messages

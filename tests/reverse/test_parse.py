@@ -703,3 +703,61 @@ $$;"""
     (table,) = m.tables
     assert [c.name for c in table.columns] == ["m", "z"] and table.pos.line == 6
     assert [f.name for f in m.functions] == ["do_block_1"]
+
+
+def test_create_index_keeps_its_keys_and_what_a_spec_cannot_say() -> None:
+    path = FIXTURES / "indexes.sql"
+    module = parse_sql_file(path)
+    assert module.errors == []
+    tables = {t.name: t for t in module.tables}
+    keys = {
+        i.name: (i.columns, i.expression, i.unique, i.unsupported)
+        for t in tables.values()
+        for i in t.indexes
+    }
+    assert keys == {
+        "customers_email_unique": (("email",), None, True, None),
+        "customers_email_ci": ((), "lower(email)", True, None),
+        None: (("name",), None, False, None),  # CREATE INDEX without a name
+        "purchases_customer_idx": (("customer_id",), None, False, None),  # before its table
+        "purchases_customer_placed": (("customer_id", "placed_on"), None, False, "DESC"),
+        "idx_tb_purchase_status_placed_on": (("status", "placed_on"), None, False, None),
+        "purchases_open": (("placed_on",), None, False, "a partial index (WHERE)"),
+        "purchases_note_search": ((), "to_tsvector('english', note)", False, "USING gin"),
+        "purchases_id_idx": (("purchase_id",), None, False, None),
+        "purchases_total_rounded": (
+            ("status",),
+            "round(total)",
+            False,
+            "an expression among several keys",
+        ),
+        "purchases_total": ((), "COALESCE(total, 0)", False, None),
+        "purchases_legacy_code": (("legacy_code",), None, False, None),
+        "purchases_one_per_day": (("customer_id", "placed_on"), None, True, None),
+    }
+    ci = by_name(tables["customers"].indexes, "customers_email_ci")
+    assert (ci.pos.file, ci.pos.line, ci.pos.col) == (str(path), line_of(path, "email_ci"), 1)
+    assert tables["purchases"].notes == ["index purchases_total: WITH (...) not kept"]
+    assert [p.sql for p in module.pending] == ["CREATE INDEX ghost_idx ON shop.ghost (x)"]
+
+
+@pytest.mark.parametrize(
+    ("keys", "unsupported"),
+    [
+        ("(a text_pattern_ops)", "operator class text_pattern_ops"),
+        ('(a COLLATE "C")', "COLLATE C"),
+        ("(a NULLS FIRST)", "NULLS FIRST"),
+        ("(a DESC NULLS LAST)", "DESC"),
+        ("(a) INCLUDE (b)", "INCLUDE"),
+        ("(a) NULLS NOT DISTINCT", "NULLS NOT DISTINCT"),
+        ("(lower(b), upper(b))", "an expression among several keys"),
+        ("(a ASC NULLS LAST)", None),  # the defaults, spelled out
+        ("((a))", None),  # a parenthesised column is the column
+    ],
+)
+def test_index_keys_a_spec_cannot_say(keys: str, unsupported: str | None) -> None:
+    module = parse_sql_text(f"CREATE TABLE t (a text, b text);\nCREATE UNIQUE INDEX i ON t {keys};")
+    (index,) = module.tables[0].indexes
+    assert index.unsupported == unsupported
+    if unsupported is None:
+        assert index.columns == ("a",)

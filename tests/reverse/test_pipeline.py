@@ -403,10 +403,31 @@ def test_reversing_what_generate_wrote(tmp_path) -> None:
         assert key in reversed_, key
         got = reversed_[key]
         assert [a.name for a in got.actions] == [a.name for a in original.actions], key
+        assert got.indexes == original.indexes, key
         assert got.patterns == []  # generated functions add no entity patterns
     auto = [f for f in report.functions if f.triage == "auto-accept"]
     actions = sum(len(e.actions) for e in originals.values())
     assert len(auto) >= actions * 0.9
+
+
+def test_indexes_go_into_the_specs_and_the_report_names_the_ones_left_out(tmp_path) -> None:
+    report = reverse([REPO / "tests" / "reverse" / "fixtures" / "parse" / "indexes.sql"], tmp_path)
+    assert report.ok, report.errors
+    specs = {e.name: e for e in assert_valid_specs(tmp_path)}
+    assert [i.name for i in specs["Purchase"].indexes] == [
+        None,
+        "purchases_total",
+        "purchases_one_per_day",
+    ]
+    text = (tmp_path / "shop" / "purchase.yaml").read_text(encoding="utf-8")
+    assert "indexes:\n  - fields: [status, placed_on]\n" in text
+    notes = next(e.notes for e in report.entities if e.entity == "shop.Purchase")
+    assert (
+        "warning: index purchases_open: a partial index (WHERE) has no SpecQL form: not kept"
+        in (notes)
+    )
+    data = report.to_dict()
+    assert any("purchases_note_search" in n for e in data["entities"] for n in e["notes"])
 
 
 # --------------------------------------------------------------------------- live database

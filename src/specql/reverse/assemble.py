@@ -35,7 +35,7 @@ Validity is the bar: every assembled spec is validated together with all the oth
   PostgreSQL's deparsed form (``FROM CallNumber`` loads as ``FROM callnumber``, the same
   relation): then the spec takes that stable canonical text and is validated again;
 - a field the validator rejects (e.g. a ref to a table that is not in the run) is left out of
-  the spec, with a note on the entity;
+  the spec, with a note on the entity; so is an index (e.g. one repeating another);
 - duplicate action names on one entity (overloaded functions, one name in two schemas) get a
   ``_2``, ``_3`` suffix;
 - what still fails (an invalid param, an invalid entity name) is reported as an error naming
@@ -399,6 +399,8 @@ class _Assembler:
             mark(entity, index, None)
             for f in entity.fields:
                 mark(f, index, None)
+            for i in entity.indexes:
+                mark(i, index, None)
             for p in entity.patterns:
                 mark(p, index, None)
             for action in entity.actions:
@@ -458,6 +460,13 @@ class _Assembler:
                 self.notes[key].append(f"field {node.name!r} left out: {message}")
                 return True
             return False
+        if isinstance(node, m.Index):
+            if not any(i is node for i in entity.indexes):
+                return False
+            entity.indexes = [i for i in entity.indexes if i is not node]
+            key_text = f"({', '.join(node.fields)})" if node.expression is None else node.expression
+            self.notes[key].append(f"index on {key_text} left out: {message}")
+            return True
         if isinstance(node, m.PatternUse):
             entity.patterns = [p for p in entity.patterns if p is not node]
             return True
@@ -547,9 +556,17 @@ class _Assembler:
             fixed = False
             if not _round_trips(dataclasses.replace(entity, actions=[])):
                 for f in list(entity.fields):
-                    alone = dataclasses.replace(entity, fields=[f], actions=[], patterns=[])
+                    alone = dataclasses.replace(
+                        entity, fields=[f], indexes=[], actions=[], patterns=[]
+                    )
                     if not _round_trips(alone):
                         fixed |= self.repair(entity, None, f, "does not load back from its YAML")
+                for i in list(entity.indexes):
+                    alone = dataclasses.replace(
+                        entity, fields=[], indexes=[i], actions=[], patterns=[]
+                    )
+                    if not _round_trips(alone):
+                        fixed |= self.repair(entity, None, i, "does not load back from its YAML")
             for action in list(entity.actions):
                 if _round_trips(dataclasses.replace(entity, actions=[action])):
                     continue

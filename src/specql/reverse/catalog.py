@@ -7,7 +7,8 @@ it give the same tables and functions:
 - tables (``relkind`` r/p, partitions excluded): ``CREATE TABLE`` from ``pg_attribute``
   (``format_type``, NOT NULL, ``pg_get_expr`` defaults, identity and generated columns) and
   ``pg_get_constraintdef`` of every PK/UNIQUE/FK/CHECK/EXCLUDE; comments from
-  ``obj_description``/``col_description``;
+  ``obj_description``/``col_description``; ``pg_get_indexdef`` of every index that no
+  constraint made (a constraint's own index is the constraint);
 - enum, domain and composite types (``CREATE TYPE``/``CREATE DOMAIN``);
 - functions and procedures (any language but ``internal`` and ``c``): ``pg_get_functiondef``,
   PL/pgSQL bodies then parsed with the fallback exactly like files;
@@ -66,6 +67,16 @@ SELECT conrelid, quote_ident(conname), pg_get_constraintdef(oid)
 FROM pg_catalog.pg_constraint
 WHERE conrelid = ANY(%(oids)s) AND contype IN ('p', 'u', 'f', 'c', 'x')
 ORDER BY conrelid, contype = 'f', conname
+"""
+
+INDEXES = """
+SELECT i.indrelid, pg_get_indexdef(i.indexrelid)
+FROM pg_catalog.pg_index i
+WHERE i.indrelid = ANY(%(oids)s)
+  AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_constraint c
+                  WHERE c.conindid = i.indexrelid AND c.conrelid = i.indrelid
+                    AND c.contype IN ('p', 'u', 'x'))
+ORDER BY i.indrelid, i.indexrelid
 """
 
 ENUMS = f"""
@@ -232,6 +243,10 @@ def _read_tables(cur, module: SqlModule, display: str, params: dict) -> None:
     cur.execute(CONSTRAINTS, {"oids": oids})
     for relid, name, definition in cur.fetchall():
         constraints.setdefault(relid, []).append(f"CONSTRAINT {name} {definition}")
+    indexes: dict[int, list[str]] = {}
+    cur.execute(INDEXES, {"oids": oids})
+    for relid, definition in cur.fetchall():
+        indexes.setdefault(relid, []).append(definition)
     for oid, nsp, rel, qualified, comment in tables:
         items = []
         comments = {}
@@ -254,6 +269,7 @@ def _read_tables(cur, module: SqlModule, display: str, params: dict) -> None:
         sql = f"CREATE TABLE {qualified} (\n    " + ",\n    ".join(items) + "\n)"
         if comment is not None:
             sql += f";\nCOMMENT ON TABLE {qualified} IS {_literal(comment)}"
+        sql += "".join(f";\n{definition}" for definition in indexes.get(oid, []))
         part = parse_sql_text(sql, f"{display}#table {nsp}.{rel}")
         for table in part.tables:
             for col in table.columns:

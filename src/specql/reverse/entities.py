@@ -43,6 +43,15 @@ Types (column type as the parse stage normalised it -> SpecQL):
 - user types from the parsed ``CREATE TYPE``/``CREATE DOMAIN``: enums -> ``enum(...)``,
   domains -> their base type (and their NOT NULL/CHECKs), composites -> ``json``.
 
+Indexes (``CREATE [UNIQUE] INDEX`` on the table) become ``indexes:`` entries on the fields their
+columns are (a ref field for its key column, ``created_at``... for the audit columns), an
+expression with its columns renamed the same way. Left out without a word: the indexes the
+generated table has anyway (one column that is a ref's key, unless unique; ``id``,
+``identifier``, ``tenant_id`` alone) and those on exactly the columns of the primary key or of a
+UNIQUE constraint. A name equal to the one the generator would give is dropped, so the index
+comes back the same. An index a spec cannot say (partial, ``USING gin``, ``INCLUDE``, ``DESC``,
+an operator class, a column that is no field...) is a warning note, and not kept.
+
 Nothing becomes ``text`` silently. Lossy mappings append ``legacy type: <sql type>`` to the
 field's description and add a note: ``info`` for lengths (``character varying(120)``),
 ``warning`` for the closest type of a type SpecQL has no form for (``bytea`` -> ``text``,
@@ -57,12 +66,19 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from specql.dsl.model import RESERVED_FIELD_NAMES, Entity, Field, TypeRef
+from specql.dsl.model import RESERVED_FIELD_NAMES, Entity, Field, Index, TypeRef
 from specql.dsl.types import RICH_TYPES, parse_type
-from specql.dsl.validator import MAX_NAME_LENGTH, RESERVED_PREFIXES, SQL_RESERVED
+from specql.dsl.validator import (
+    ALWAYS_INDEXED,
+    MAX_NAME_LENGTH,
+    RESERVED_PREFIXES,
+    SQL_RESERVED,
+)
 from specql.errors import SourcePos, SpecqlError
+from specql.generators.postgres.naming import spec_index_name
 from specql.reverse.naming import entity_name_for_table, snake
-from specql.reverse.source import ColumnInfo, TableInfo, TypeInfo
+from specql.reverse.source import ColumnInfo, IndexInfo, TableInfo, TypeInfo
+from specql.reverse.sqlmap import Untranslatable, spec_expression
 from specql.reverse.sqltypes import type_from_sql
 
 __all__ = ["EntityNote", "EntityResult", "table_to_entity", "tables_to_entities"]
@@ -528,9 +544,53 @@ def table_to_entity(
     for key in table.unique_keys:
         if len(key) > 1 or (key[0] not in result.dropped and key[0] != surrogate):
             result.note("info", f"UNIQUE ({', '.join(key)}) has no SpecQL form: not kept")
+    for info in table.indexes:
+        _add_index(result, info)
     for note in table.notes:
         result.note("warning", note)
     return result
+
+
+def _add_index(result: EntityResult, info: IndexInfo) -> None:
+    """``info`` as an ``indexes:`` entry of the entity (see the module docstring)."""
+    entity, table = result.entity, result.table
+    label = f"index {info.name or '(unnamed)'}"
+    if info.unsupported is not None:
+        result.note("warning", f"{label}: {info.unsupported} has no SpecQL form: not kept")
+        return
+    spec_names = {c: f for c, f in result.column_fields.items() if f not in (None, "pk")}
+    if info.expression is None:
+        if info.columns in {table.primary_key, *table.unique_keys}:
+            return  # the constraint's own index says it all
+        fields = [spec_names.get(c) for c in info.columns]
+        if None in fields:
+            others = [c for c, f in zip(info.columns, fields, strict=True) if f is None]
+            result.note(
+                "warning", f"{label} is on {', '.join(others)}, which is no field: not kept"
+            )
+            return
+        if len(fields) == 1 and _indexed_anyway(entity, fields[0], info.unique):
+            return
+        index = Index(fields=fields, unique=info.unique, pos=info.pos)
+    else:
+        try:
+            expression = spec_expression(info.expression, spec_names)
+        except Untranslatable as exc:
+            result.note("warning", f"{label} ({info.expression}): {exc.reason}: not kept")
+            return
+        index = Index(expression=expression, unique=info.unique, pos=info.pos)
+    if info.name is not None and info.name != spec_index_name(entity.name, index):
+        if _LOWER_IDENT.match(info.name):
+            index.name = info.name
+        else:
+            result.note("info", f"{label}: the name is no lower-case identifier: not kept")
+    entity.indexes.append(index)
+
+
+def _indexed_anyway(entity: Entity, name: str, unique: bool) -> bool:
+    """The generated table indexes this one field (or framework column) anyway."""
+    field = entity.field_named(name)
+    return name in ALWAYS_INDEXED or (field is not None and field.type.kind == "ref" and not unique)
 
 
 def _single_column_refs(table: TableInfo) -> dict[str, tuple[str | None, str, tuple[str, ...]]]:

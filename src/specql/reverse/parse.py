@@ -18,11 +18,12 @@ How a file is read (:func:`parse_sql_file`):
    which also checks every statement's syntax. When that fails, the scanner splits it instead
    and each statement after the first error is checked on its own, so one broken statement is
    one error at its ``file:line:col`` while the others still count. Only statements that can
-   define what ``reverse`` needs (CREATE TABLE/FUNCTION/PROCEDURE/TRIGGER/TYPE/DOMAIN, ALTER
-   TABLE, COMMENT ON, DO, SET search_path) are turned into a Python AST: ``parse_sql`` on a
+   define what ``reverse`` needs (CREATE TABLE/INDEX/FUNCTION/PROCEDURE/TRIGGER/TYPE/DOMAIN,
+   ALTER TABLE, COMMENT ON, DO, SET search_path) are turned into a Python AST: ``parse_sql`` on a
    50 MB dump of INSERTs costs a minute and 3 GB, the split a few seconds.
 4. **Objects.** CREATE TABLE (+ ALTER TABLE ADD CONSTRAINT/COLUMN, ALTER COLUMN SET DEFAULT/NOT
-   NULL/TYPE, ADD GENERATED AS IDENTITY, DROP COLUMN, COMMENT ON TABLE/COLUMN), CREATE TYPE AS
+   NULL/TYPE, ADD GENERATED AS IDENTITY, DROP COLUMN, COMMENT ON TABLE/COLUMN, CREATE INDEX:
+   its key columns or its one key expression, and what a spec cannot say about it), CREATE TYPE AS
    ENUM / AS (...) and CREATE DOMAIN, functions and procedures, DO blocks (functions named
    ``do_block_<line>``), triggers (attached to the function they execute). Statements that
    change an object the file does not define wait in ``SqlModule.pending`` until
@@ -65,6 +66,8 @@ from pglast.enums import (
     ConstrType,
     FunctionParameterMode,
     ObjectType,
+    SortByDir,
+    SortByNulls,
 )
 from pglast.keywords import RESERVED_KEYWORDS, TYPE_FUNC_NAME_KEYWORDS
 from pglast.stream import RawStream
@@ -75,6 +78,7 @@ from specql.reverse.source import (
     ColumnInfo,
     ForeignKeyInfo,
     FunctionInfo,
+    IndexInfo,
     PendingStatement,
     SqlModule,
     TableInfo,
@@ -550,7 +554,11 @@ def _unwrap(node):
 
 
 def _column_of(node) -> str | None:
-    node = _unwrap(node)
+    return _bare_column(_unwrap(node))
+
+
+def _bare_column(node) -> str | None:
+    """The column a one-name column reference names (None for anything else)."""
     if isinstance(node, ast.ColumnRef) and len(node.fields) == 1:
         f = node.fields[0]
         if isinstance(f, ast.String):
@@ -833,6 +841,55 @@ def _apply_alter_table(table: TableInfo, node: ast.AlterTableStmt) -> None:
                 col.sql_type = _format_type(cmd.def_.typeName)
 
 
+def _index_unsupported(node: ast.IndexStmt) -> list[str]:
+    """What a spec's ``indexes:`` cannot say about a CREATE INDEX (empty: it has a form)."""
+    found = []
+    if (node.accessMethod or "btree") != "btree":
+        found.append(f"USING {node.accessMethod}")
+    if node.whereClause is not None:
+        found.append("a partial index (WHERE)")
+    if node.indexIncludingParams:
+        found.append("INCLUDE")
+    if node.nulls_not_distinct:
+        found.append("NULLS NOT DISTINCT")
+    for elem in node.indexParams:
+        if elem.opclass:
+            found.append(f"operator class {'.'.join(s.sval for s in elem.opclass)}")
+        if elem.collation:
+            found.append(f"COLLATE {'.'.join(s.sval for s in elem.collation)}")
+        if elem.ordering == SortByDir.SORTBY_DESC:
+            found.append("DESC")
+        if elem.nulls_ordering == SortByNulls.SORTBY_NULLS_FIRST:
+            found.append("NULLS FIRST")
+    return found
+
+
+def _add_index(table: TableInfo, node: ast.IndexStmt, pos: SourcePos) -> None:
+    info = IndexInfo(node.idxname or None, unique=bool(node.unique), pos=pos)
+    columns, expressions = [], []
+    for elem in node.indexParams:
+        column = elem.name or _bare_column(elem.expr)  # ((email)) is the column
+        if column is not None:
+            columns.append(column)
+        else:
+            expressions.append(_deparse(elem.expr))
+    unsupported = _index_unsupported(node)
+    if expressions and len(columns) + len(expressions) > 1:
+        unsupported.append("an expression among several keys")
+    if unsupported:
+        info.unsupported = ", ".join(unsupported)
+    info.columns = tuple(columns)
+    info.expression = expressions[0] if expressions else None
+    table.indexes.append(info)
+    physical = [
+        what
+        for what, given in (("WITH (...)", node.options), ("TABLESPACE", node.tableSpace))
+        if given
+    ]
+    if physical and not unsupported:
+        table.notes.append(f"index {info.name or '(unnamed)'}: {' and '.join(physical)} not kept")
+
+
 # --------------------------------------------------------------------------- object index
 
 
@@ -978,6 +1035,7 @@ _HEAD = re.compile(
       | (?P<function>create\s+(?:or\s+replace\s+)?(?:function|procedure))
       | (?P<trigger>create\s+(?:or\s+replace\s+)?(?:constraint\s+)?trigger)
       | (?P<type>create\s+(?:type|domain))
+      | (?P<index>create\s+(?:unique\s+)?index)
       | (?P<alter>alter\s+table)
       | (?P<comment>comment\s+on)
       | (?P<do>do)
@@ -1221,7 +1279,7 @@ class _Builder:
 
     def finish(self) -> None:
         for node, pending in self.deferred:
-            if not _apply_change(node, self.index, pending.default_schema):
+            if not _apply_change(node, self.index, pending):
                 self.module.pending.append(pending)
         self.deferred.clear()
         attach_triggers(self.module.functions, self.module.triggers)
@@ -1403,6 +1461,7 @@ def _error_offset(e: parser.ParseError, default: int) -> int:
 _HANDLERS = {
     ast.CreateStmt: _Builder.create_table,
     ast.AlterTableStmt: _Builder.alter_table,
+    ast.IndexStmt: _Builder.defer,  # its table may come later, or in another file
     ast.CommentStmt: _Builder.comment,
     ast.CreateFunctionStmt: _Builder.create_function,
     ast.DoStmt: _Builder.do_block,
@@ -1414,14 +1473,19 @@ _HANDLERS = {
 }
 
 
-def _apply_change(node, index: _Index, default_schema: str | None) -> bool:
-    """Apply an ALTER TABLE / COMMENT ON to the object it names; False when not found."""
-    if isinstance(node, ast.AlterTableStmt):
+def _apply_change(node, index: _Index, pending: PendingStatement) -> bool:
+    """Apply an ALTER TABLE / CREATE INDEX / COMMENT ON to the object it names; False when not
+    found."""
+    default_schema = pending.default_schema
+    if isinstance(node, ast.AlterTableStmt | ast.IndexStmt):
         rel = node.relation
         table = index.find("table", rel.schemaname, rel.relname, default_schema)
         if table is None:
             return False
-        _apply_alter_table(table, node)
+        if isinstance(node, ast.IndexStmt):
+            _add_index(table, node, pending.pos)
+        else:
+            _apply_alter_table(table, node)
         return True
     if isinstance(node, ast.CommentStmt):
         t = node.objtype
@@ -1912,7 +1976,7 @@ def link_modules(modules: list[SqlModule]) -> None:
             except (parser.ParseError, IndexError):
                 still.append(pending)
                 continue
-            if not _apply_change(node, index, pending.default_schema):
+            if not _apply_change(node, index, pending):
                 still.append(pending)
                 note = (pending.pos, f"{_one_line(pending.sql, 60)}: its object is not defined")
                 if note not in m.skipped:

@@ -50,6 +50,7 @@ class TableInfo:
     primary_key: tuple[str, ...] = ()  # column names, in key order
     unique_keys: list[tuple[str, ...]] = field(default_factory=list)  # every UNIQUE constraint
     foreign_keys: list[ForeignKeyInfo] = field(default_factory=list)  # every FK, multi-column too
+    indexes: list[IndexInfo] = field(default_factory=list)  # CREATE INDEX on the table, in order
     notes: list[str] = field(default_factory=list)  # what parse saw but did not model (LIKE...)
 
     @property
@@ -67,6 +68,20 @@ class ForeignKeyInfo:
     ref_table: str
     ref_columns: tuple[str, ...] = ()  # empty: the referenced table's primary key
     name: str | None = None
+
+
+@dataclass(slots=True)
+class IndexInfo:
+    """A ``CREATE [UNIQUE] INDEX`` on a table: plain key columns, or one key expression."""
+
+    name: str | None  # None: CREATE INDEX without a name
+    columns: tuple[str, ...] = ()  # the key columns, in order (no expression)
+    expression: str | None = None  # the one key expression (SQL over the table's columns)
+    unique: bool = False
+    # What the dialect cannot say about it (a partial index, USING gin, INCLUDE, DESC...): the
+    # index is then reported, not converted. None: it has a SpecQL form.
+    unsupported: str | None = None
+    pos: SourcePos = field(default_factory=SourcePos)
 
 
 @dataclass(slots=True)

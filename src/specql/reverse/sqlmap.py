@@ -18,6 +18,9 @@ way:
   (``(SELECT tb_t.id FROM s.tb_t WHERE tb_t.pk_t = x.fk_f)`` -> ``x.f``, ``x.fk_f = (SELECT
   tb_t.pk_t ... WHERE tb_t.id = e ...)`` -> ``x.f = e``, ``x.fk_f = r.pk_t`` -> ``x.f = r.id``).
 
+:func:`spec_expression` does the same for an index key expression (one table's columns ->
+field names), for the entities stage.
+
 Anything a spec cannot say raises :class:`Untranslatable` with the reason (a table that is no
 entity, a column that is no field, ``FOUND``, ``OLD``, ``TG_OP``...); the caller then keeps the
 statement as a ``raw_sql`` step with that reason.
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pglast
@@ -918,6 +922,32 @@ def _parse_one(sql: str) -> ast.Node:
     return stmts[0].stmt
 
 
+class _ColumnNames(NodeRewriter):
+    """Columns of one table -> their spec names (an index key expression has no other names)."""
+
+    def __init__(self, names: Mapping[str, str | None]) -> None:
+        self.names = names
+
+    def _rw_ColumnRef(self, node: ast.ColumnRef, scopes) -> ast.Node:
+        parts = colref_parts(node)
+        name = self.names.get(parts[0]) if len(parts) == 1 else None
+        if name is None:
+            raise Untranslatable(f"column {'.'.join(parts)} is no field")
+        return _colref(name)
+
+
+def spec_expression(sql: str, names: Mapping[str, str | None]) -> str:
+    """An SQL expression over the columns of one table (an index key) in spec form, each column
+    written as the spec name ``names`` gives it; Untranslatable when a column has none."""
+    stmt = _parse_one(f"SELECT {sql}")
+    if not isinstance(stmt, ast.SelectStmt) or stmt.fromClause or len(stmt.targetList or ()) != 1:
+        raise Untranslatable("not a single expression")
+    try:
+        return deparse_spec(_ColumnNames(names)._node(stmt.targetList[0].val, None))
+    except (RecursionError, SpecqlError):
+        raise Untranslatable("expression nested too deeply") from None
+
+
 def sel_where(node: ast.SubLink) -> ast.Node | None:
     return node.subselect.whereClause
 
@@ -972,5 +1002,6 @@ __all__ = [
     "conjuncts",
     "enums",
     "is_now",
+    "spec_expression",
     "string_value",
 ]
