@@ -7,8 +7,8 @@ mapped to steps against those reversed entities (:func:`specql.reverse.steps.map
 
 "Equal in meaning" is checked four ways:
 
-1. entities: same names, schemas, descriptions and fields (names, types, refs, NOT NULL,
-   defaults, descriptions);
+1. entities: same names, schemas, descriptions, fields (names, types, refs, NOT NULL,
+   defaults, descriptions) and indexes (fields or expression, unique, name);
 2. actions step by step: same action names, params (name, NOT NULL, default, and type as the
    generated function sees it: ``email`` and ``text`` are both ``TEXT`` params), and the same
    steps with every expression compared after PostgreSQL's parser normalised it. Differences
@@ -221,6 +221,21 @@ def test_entities_come_back_with_their_fields_types_and_refs(round_trip, stem):
         original.description,
     )
     assert back.fields == original.fields
+    assert back.indexes == original.indexes
+
+
+def test_round_trip_covers_every_index_form(round_trip):
+    indexes = [i for e in round_trip["originals"] for i in e.indexes]
+    assert any(i.expression is not None and i.unique for i in indexes)
+    assert any(len(i.fields) > 1 for i in indexes)
+    assert any(i.name is not None for i in indexes)
+    assert any(
+        f.type.kind == "ref"
+        for e in round_trip["originals"]
+        for i in e.indexes
+        for f in e.fields
+        if f.name in i.fields
+    )
 
 
 @pytest.mark.parametrize("stem", _ids())
