@@ -28,6 +28,33 @@ library_option = click.option(
 json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 
 
+def entity_options(command):
+    """The options that say which entity patterns go on: a new one or an existing spec."""
+    for option in reversed(
+        [
+            click.option(
+                "--entity", required=True, help="Entity name (PascalCase), new or --into's."
+            ),
+            click.option("--schema", help="Schema of a new entity, e.g. catalog."),
+            click.option(
+                "--into",
+                "into",
+                type=click.Path(dir_okay=False, exists=True),
+                help="Add the patterns to this existing spec instead of a new entity.",
+            ),
+            click.option(
+                "--field",
+                "fields",
+                multiple=True,
+                metavar="NAME:TYPE",
+                help="A field of a new entity, e.g. name:text!.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
 def _open(library: str | None):
     from specql.patterns import PatternLibrary
 
@@ -189,27 +216,13 @@ def _parse_params(items: tuple[str, ...]) -> dict:
 
 @patterns_group.command("instantiate")
 @click.argument("name")
-@click.option("--entity", required=True, help="Entity name (PascalCase), new or --into's.")
-@click.option("--schema", help="Schema of a new entity, e.g. catalog.")
-@click.option(
-    "--into",
-    "into",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Add the pattern to this existing spec instead of a new entity.",
-)
+@entity_options
 @click.option(
     "--param",
     "params",
     multiple=True,
     metavar="KEY=VALUE",
     help="A parameter; VALUE is YAML (states=[draft,done], limit=3).",
-)
-@click.option(
-    "--field",
-    "fields",
-    multiple=True,
-    metavar="NAME:TYPE",
-    help="A field of a new entity, e.g. name:text!.",
 )
 @click.option(
     "--output",
@@ -247,27 +260,13 @@ def instantiate_cmd(name, entity, schema, into, params, fields, output, force, l
 
 @patterns_group.command("compose")
 @click.argument("names", nargs=-1, required=True)
-@click.option("--entity", required=True, help="Entity name (PascalCase), new or --into's.")
-@click.option("--schema", help="Schema of a new entity, e.g. catalog.")
-@click.option(
-    "--into",
-    "into",
-    type=click.Path(dir_okay=False, exists=True),
-    help="Add the patterns to this existing spec instead of a new entity.",
-)
+@entity_options
 @click.option(
     "--param",
     "params",
     multiple=True,
     metavar="PATTERN.KEY=VALUE",
     help="A parameter of one of the patterns; VALUE is YAML.",
-)
-@click.option(
-    "--field",
-    "fields",
-    multiple=True,
-    metavar="NAME:TYPE",
-    help="A field of a new entity, e.g. name:text!.",
 )
 @click.option(
     "--output",
