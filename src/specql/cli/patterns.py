@@ -15,7 +15,7 @@ import click
 import yaml
 
 from specql.cli.output import emit_json
-from specql.errors import SpecqlError
+from specql.errors import SourcePos, SpecqlError
 
 TIERS = {"primitive": 1, "domain": 2, "template": 3, "1": 1, "2": 2, "3": 3}
 
@@ -77,7 +77,7 @@ def _write_spec(entity, path: Path, force: bool) -> None:
     from specql.dsl import dump
 
     if path.exists() and not force:
-        raise SpecqlError("file exists; pass --force to replace it", _at(path))
+        raise SpecqlError("file exists; pass --force to replace it", SourcePos(str(path)))
     text = dump(entity)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -88,12 +88,6 @@ def _write_spec(entity, path: Path, force: bool) -> None:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-
-
-def _at(path: Path):
-    from specql.errors import SourcePos
-
-    return SourcePos(str(path))
 
 
 def _summary_table(rows, columns: list[tuple[str, str]]) -> None:

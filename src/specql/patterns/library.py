@@ -178,13 +178,12 @@ class PatternLibrary:
         (a deprecated entry updated is current again)."""
         return self.store_update(self._checked(definition, KINDS[tier]), source=source, note=note)
 
-    def store_new(self, entry: Entry, *, source: str, note: str, check: bool = True) -> Entry:
-        """Write a checked entry as version 1; ``check=False`` defers the reference check to
-        the caller (the seed adds mutually conflicting patterns, then checks them all)."""
+    def store_new(self, entry: Entry, *, source: str, note: str) -> Entry:
+        """Write an entry as version 1. What it names was checked before: by
+        ``check_definition`` on the add path, by the seed after adding all of its entries
+        (mutual conflicts name each other). Entries are never deleted, so it stays true."""
         entry.life = Lifecycle(source=_source(source), version=1)
         with self.transaction():
-            if check:
-                self.check_references(entry)
             if self._row(entry.tier, entry.name) is not None:
                 raise SpecqlError(
                     f"{KIND_NAMES[entry.tier]} {entry.name!r} is already in the library "
@@ -194,10 +193,9 @@ class PatternLibrary:
             self._record_version(entry, note or "added")
         return entry
 
-    def store_update(self, entry: Entry, *, source: str, note: str, check: bool = True) -> Entry:
+    def store_update(self, entry: Entry, *, source: str, note: str) -> Entry:
+        """Write an entry as its next version (references checked before, as for store_new)."""
         with self.transaction():
-            if check:
-                self.check_references(entry)
             current = self._row(entry.tier, entry.name)
             if current is None:
                 raise SpecqlError(f"no {KIND_NAMES[entry.tier]} named {entry.name!r} to update")

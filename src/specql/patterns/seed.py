@@ -141,9 +141,9 @@ def ensure_seeded(lib) -> bool:
         for entry in entries:
             current = lib.latest_version(entry.tier, entry.name)
             if current is None:
-                lib.store_new(entry, source="manual", note=SEED_NOTE, check=False)
+                lib.store_new(entry, source="manual", note=SEED_NOTE)
             elif current.note == SEED_NOTE and current.definition != entry.to_definition():
-                lib.store_update(entry, source="manual", note=SEED_NOTE, check=False)
+                lib.store_update(entry, source="manual", note=SEED_NOTE)
         for entry in entries:
             lib.check_references(entry)
         conn.execute(
