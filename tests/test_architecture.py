@@ -13,6 +13,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "specql"
 # Higher number = higher layer. ``specql`` itself (the lazy API package) and ``api`` sit on top.
 LAYERS = {
     "errors": 0,
+    "sqltext": 0,  # SQL as search words: shared by patterns, reverse and retrieval
     "dsl": 1,
     "generators": 2,
     "llm": 2,

@@ -18,6 +18,8 @@ _API = {
     "SpecqlError",
     "SpecqlErrors",
     "PatternLibrary",
+    "search_patterns",
+    "reindex_patterns",
 }
 
 

@@ -32,7 +32,9 @@ __all__ = [  # noqa: F822 - PatternLibrary is provided lazily by __getattr__
     "dump",
     "generate",
     "load",
+    "reindex_patterns",
     "reverse",
+    "search_patterns",
     "spec_files",
     "validate",
 ]
@@ -46,6 +48,8 @@ def __getattr__(name: str):
 
         return PatternLibrary
     raise AttributeError(f"module 'specql.api' has no attribute {name!r}")
+
+
 Progress = Callable[[str], None]
 
 
@@ -269,3 +273,52 @@ def reverse(
         report_path=report_path,
         html_path=html_path,
     )
+
+
+def search_patterns(
+    text: str,
+    *,
+    k: int = 5,
+    signal: str = "hybrid",
+    tier: int | None = None,
+    category: str | None = None,
+    language: str | None = None,
+    min_score: float | None = None,
+    library: PathLike | None = None,
+    embedder=None,
+):
+    """The ``k`` library entries that best match plain-words ``text`` (``signal``: hybrid,
+    embedding or bm25), as :class:`~specql.retrieval.Hit` objects, best first. Embeds the
+    library entries that changed since the last search; a large library never indexed is a
+    SpecqlError asking for :func:`reindex_patterns`."""
+    from specql.patterns import PatternLibrary
+    from specql.retrieval import PatternIndex
+
+    with PatternLibrary.open(library) as lib:
+        index = PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+        return index.search(
+            text,
+            k=k,
+            signal=signal,
+            tier=tier,
+            category=category,
+            language=language,
+            min_score=min_score,
+        )
+
+
+def reindex_patterns(
+    *,
+    library: PathLike | None = None,
+    force: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+    embedder=None,
+):
+    """Embed every library entry without a current embedding (``force``: all of them again);
+    returns a :class:`~specql.retrieval.ReindexResult`. Unchanged entries cost nothing."""
+    from specql.patterns import PatternLibrary
+    from specql.retrieval import PatternIndex
+
+    with PatternLibrary.open(library) as lib:
+        index = PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+        return index.reindex(force=force, progress=progress)

@@ -20,7 +20,6 @@ import copy
 import difflib
 import json
 import math
-import re
 import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,6 +42,12 @@ from specql.patterns.definitions import (
     Lifecycle,
     Primitive,
 )
+from specql.patterns.documents import (
+    DOCUMENT_FORMAT,
+    chunks_hash,
+    document_chunks,
+    languages,
+)
 from specql.patterns.expand import (
     Expansion,
     entity_context,
@@ -52,7 +57,7 @@ from specql.patterns.expand import (
 )
 from specql.patterns.params import validate_params
 from specql.patterns.render import render_template, render_tree
-from specql.store import library_path, open_db, write
+from specql.store import fts_query, library_path, open_db, write
 
 TABLES = {
     TIER_PRIMITIVE: "patterns",
@@ -116,6 +121,7 @@ class PatternLibrary:
         where = library_path(path)
         lib = cls(open_db(where), where)
         lib._ensure_languages()
+        lib._ensure_documents()
         if seed:
             from specql.patterns.seed import ensure_seeded
 
@@ -223,6 +229,11 @@ class PatternLibrary:
             )
             entry.life.version = version
             self._record_version(entry, f"deprecated{': ' + reason if reason else ''}")
+            self.conn.execute(
+                "UPDATE pattern_documents SET deprecated = 1 WHERE tier = ? AND name = ?",
+                (entry.tier, entry.name),
+            )
+            self.conn.execute("UPDATE library_generation SET generation = generation + 1")
         return self.get_pattern(name, tier=entry.tier)
 
     def check_references(self, entry: Entry) -> None:
@@ -318,14 +329,60 @@ class PatternLibrary:
                 "INSERT INTO entity_template_dependencies (template_id, depends_on) VALUES (?, ?)",
                 [(row_id, dep) for dep in entry.depends_on],
             )
+        self._write_document(entry)
+
+    def _write_document(self, entry: Entry) -> None:
+        """The entry's search document: its full-text row and its retrieval chunks (which the
+        retrieval layer embeds), and a new generation so in-memory indexes refresh."""
+        c = self.conn
+        chunks = document_chunks(entry)
         c.execute(
             "DELETE FROM patterns_fts WHERE tier = ? AND name = ?", (str(entry.tier), entry.name)
         )
         c.execute(
             "INSERT INTO patterns_fts (tier, name, category, description, body_text) "
             "VALUES (?, ?, ?, ?, ?)",
-            (str(entry.tier), entry.name, entry.category, entry.description, search_text(entry)),
+            (str(entry.tier), entry.name, entry.category, entry.description, " ".join(chunks)),
         )
+        c.execute(
+            "INSERT OR REPLACE INTO pattern_documents "
+            "(tier, name, category, languages, chunks, content_hash, deprecated) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                entry.tier,
+                entry.name,
+                entry.category,
+                " ".join(languages(entry)),
+                _json(chunks),
+                chunks_hash(chunks),
+                int(entry.life.deprecated),
+            ),
+        )
+        c.execute("UPDATE library_generation SET generation = generation + 1")
+
+    def _ensure_documents(self) -> None:
+        """Write every entry's document when the file has none yet (a library from before
+        schema 3) or they were made by another document format."""
+
+        def current() -> bool:
+            row = self.conn.execute(
+                "SELECT value FROM meta WHERE key = 'document_format'"
+            ).fetchone()
+            return row is not None and row[0] == DOCUMENT_FORMAT
+
+        if current():
+            return
+        with self.transaction():
+            if current():  # another process wrote them while this one waited for the lock
+                return
+            for tier, table in TABLES.items():
+                for r in self.conn.execute(f"SELECT * FROM {table}").fetchall():
+                    self._write_document(self._entry(tier, r))
+            self.conn.execute(
+                "INSERT INTO meta (key, value) VALUES ('document_format', ?) "
+                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                (DOCUMENT_FORMAT,),
+            )
 
     def _record_version(self, entry: Entry, note: str) -> None:
         self.conn.execute(
@@ -818,39 +875,6 @@ def _source(source: str) -> str:
     if source not in SOURCES:
         raise SpecqlError(f"unknown source {source!r}; one of {', '.join(SOURCES)}")
     return source
-
-
-_WORD = re.compile(r"\w+", re.UNICODE)
-MAX_QUERY_CHARS = 2000
-
-
-def fts_query(text: str) -> str:
-    """Plain words -> an FTS5 query (each word a quoted prefix term, any may match; BM25
-    ranks documents matching more of them first). Operators in the text are not honoured:
-    a user's text is data."""
-    if not isinstance(text, str) or not text.strip():
-        raise SpecqlError("empty search text")
-    words = _WORD.findall(text[:MAX_QUERY_CHARS].lower())
-    if not words:
-        raise SpecqlError(f"no searchable words in {text[:80]!r}")
-    return " OR ".join(f'"{w}"*' for w in dict.fromkeys(words[:64]))
-
-
-def search_text(entry: Entry) -> str:
-    """What full-text search sees of an entry besides name, category and description."""
-    if isinstance(entry, Primitive):
-        parts = [*entry.parameters.get("properties", {}), *entry.implementations]
-    elif isinstance(entry, DomainPattern):
-        impl = entry.implementation
-        parts = [
-            *map(str, impl.get("fields", {})),
-            *(str(a.get("name", "")) for a in impl.get("actions", [])),
-            *(str(e.get("entity", "")) for e in impl.get("entities", [])),
-            *entry.parameters.get("properties", {}),
-        ]
-    else:
-        parts = [entry.entity, *map(str, entry.body.get("fields", {})), *entry.depends_on]
-    return " ".join(_WORD.findall(" ".join(p.replace("_", " ") for p in parts)))
 
 
 def popularity(times: int) -> float:

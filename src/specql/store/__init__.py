@@ -17,6 +17,7 @@ from specql.store.db import (
     schema_version,
     write,
 )
+from specql.store.fts import fts_query
 from specql.store.paths import library_path, specql_home
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "MIGRATIONS",
     "Migration",
     "fts5_available",
+    "fts_query",
     "library_path",
     "load_migrations",
     "migrate",

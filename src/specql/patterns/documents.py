@@ -1,0 +1,72 @@
+"""What search sees of a library entry: its retrieval document.
+
+A document is a list of chunks: a summary (name, category, description, fields, actions) and
+then each legacy SQL example of the entry (a domain pattern's ``tests.matches``) as words.
+Each chunk is embedded on its own and an entry scores as its best chunk, so a function that
+looks like one of the examples is found even when the summary is worded differently; the
+full-text index gets all chunks as one text. The library writes the document with every change
+of the entry (``pattern_documents``); the retrieval layer indexes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from specql.patterns.definitions import LANGUAGES, DomainPattern, EntityTemplate, Entry, Primitive
+from specql.sqltext import identifier_words, sql_words
+
+# Bump when the way documents are made changes: the library rewrites every document then.
+DOCUMENT_FORMAT = "1"
+# Words of one legacy example kept (the embedding model reads about 256 tokens).
+EXAMPLE_WORDS = 160
+
+
+def _names(items) -> str:
+    return ", ".join(identifier_words(str(i)) for i in items if str(i))
+
+
+def summary_text(entry: Entry) -> str:
+    """Name, category, description and what the entry is made of, as prose-like text."""
+    parts = [f"{identifier_words(entry.name)} ({entry.category}): {entry.description.strip()}"]
+    if isinstance(entry, Primitive):
+        parts.append(f"Parameters: {_names(entry.parameters.get('properties', {}))}.")
+    elif isinstance(entry, DomainPattern):
+        impl = entry.implementation
+        parts.append(f"Fields: {_names(impl.get('fields', {}))}.")
+        parts.append(f"Actions: {_names(a.get('name', '') for a in impl.get('actions', []))}.")
+        helpers = [e.get("entity", "") for e in impl.get("entities", [])]
+        if helpers:
+            parts.append(f"Entities: {_names(helpers)}.")
+        parts.append(f"Parameters: {_names(entry.parameters.get('properties', {}))}.")
+    elif isinstance(entry, EntityTemplate):
+        parts.append(f"Entity {entry.entity}. Fields: {_names(entry.body.get('fields', {}))}.")
+        if entry.depends_on:
+            parts.append(f"Uses: {_names(entry.depends_on)}.")
+    return " ".join(parts)
+
+
+def legacy_examples(entry: Entry) -> list[str]:
+    """The entry's legacy SQL examples as words (domain patterns only have them)."""
+    if not isinstance(entry, DomainPattern):
+        return []
+    return [
+        " ".join(sql_words(sql, limit=EXAMPLE_WORDS))
+        for sql in entry.tests.get("matches", [])
+        if isinstance(sql, str)
+    ]
+
+
+def document_chunks(entry: Entry) -> list[str]:
+    return [summary_text(entry), *(e for e in legacy_examples(entry) if e)]
+
+
+def languages(entry: Entry) -> list[str]:
+    """Languages the entry compiles to: a primitive's templates; every language otherwise."""
+    if isinstance(entry, Primitive):
+        return sorted(entry.implementations)
+    return sorted(LANGUAGES)
+
+
+def chunks_hash(chunks: list[str]) -> str:
+    return hashlib.sha256(json.dumps(chunks, ensure_ascii=False).encode()).hexdigest()

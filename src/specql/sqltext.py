@@ -1,0 +1,77 @@
+"""SQL as words, for search: what the pattern library indexes of its legacy examples and what
+the reverse engineer asks the library with (both must see SQL the same way).
+
+A lexical pass, not a parse: it has to work on any text (broken, truncated, any dialect).
+Comments and string literals are dropped — they are data, and a comment can carry text meant
+to steer a reader — as are numbers and punctuation; identifiers are split into their words
+(``hr.salary_history`` -> ``hr salary history``) and lowercased.
+"""
+
+from __future__ import annotations
+
+import re
+
+# Order matters: comments and literals are recognised before the words inside them.
+_TOKENS = re.compile(
+    r"""
+      (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
+    | (?P<string>[eEbBxXuU]?'(?:[^']|'')*(?:'|\Z))
+    | (?P<dollar>\$(?:[A-Za-z_]\w*)?\$)
+    | (?P<quoted>"(?:[^"]|"")*"?)
+    | (?P<word>[A-Za-z_\u00C0-\uFFFF][\w$\u00C0-\uFFFF]*)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+_PART = re.compile(r"[^\W\d_]+", re.UNICODE)
+
+# Words every PL/pgSQL function has: they say nothing about what it does.
+NOISE = frozenset(
+    [
+        "a",
+        "as",
+        "begin",
+        "create",
+        "declare",
+        "end",
+        "function",
+        "language",
+        "or",
+        "plpgsql",
+        "replace",
+        "returns",
+        "sql",
+        "the",
+        "then",
+        "is",
+        "in",
+        "of",
+        "on",
+        "to",
+        "by",
+        "and",
+        "not",
+        "null",
+        "if",
+    ]
+)
+
+
+def sql_words(sql: str, *, limit: int | None = None) -> list[str]:
+    """The words of ``sql`` in order (identifiers split, lowercased; comments, literals,
+    numbers, punctuation and :data:`NOISE` left out), at most ``limit`` of them."""
+    words: list[str] = []
+    for match in _TOKENS.finditer(sql):
+        kind = match.lastgroup
+        if kind in ("comment", "string", "dollar"):
+            continue
+        for part in _PART.findall(match.group().lower()):
+            if part not in NOISE and len(part) > 1:
+                words.append(part)
+        if limit is not None and len(words) >= limit:
+            return words[:limit]
+    return words
+
+
+def identifier_words(name: str) -> str:
+    """``audit_trail`` -> ``audit trail``; ``hr.leave_request`` -> ``hr leave request``."""
+    return " ".join(_PART.findall(name.lower()))
