@@ -8,14 +8,16 @@ file renamed into place), and an existing file is only replaced with ``--force``
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
 import click
 import yaml
 
-from specql.cli.output import emit_json
+from specql.cli.output import emit_json, stderr_console
 from specql.errors import SourcePos, SpecqlError
+from specql.retrieval.index import SIGNALS
 
 TIERS = {"primitive": 1, "domain": 2, "template": 3, "1": 1, "2": 2, "3": 3}
 
@@ -92,7 +94,9 @@ def _write_spec(entity, path: Path, force: bool) -> None:
 
 def _summary_table(rows, columns: list[tuple[str, str]]) -> None:
     widths = [max(len(title), *(len(str(r[key])) for r in rows)) for key, title in columns]
-    click.echo("  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True)))
+    click.echo(
+        "  ".join(title.ljust(w) for (_, title), w in zip(columns, widths, strict=True)).rstrip()
+    )
     for r in rows:
         click.echo(
             "  ".join(
@@ -415,6 +419,229 @@ def deprecate_cmd(name, replaced_by, reason, library, as_json) -> None:
         )
     else:
         click.echo(f"deprecated {entry.name} (version {entry.life.version})")
+
+
+# --------------------------------------------------------------------------- retrieval
+
+ALL_TIERS = "all"
+k_option = click.option(
+    "-k",
+    "k",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many entries to show.",
+)
+signal_option = click.option(
+    "--signal",
+    type=click.Choice(SIGNALS),
+    default="hybrid",
+    show_default=True,
+    help="Rank by embeddings, BM25 full text, or both fused (bm25 needs no model).",
+)
+
+
+def _hits_table(hits, indent: str = "") -> None:
+    rows = []
+    for rank, hit in enumerate(hits, 1):
+        rows.append(
+            {
+                **hit.to_json(),
+                "rank": f"{indent}{rank}",
+                "score": f"{hit.score:.4f}",
+                "cosine": "-" if hit.cosine is None else f"{hit.cosine:.4f}",
+                "signals": "+".join(hit.signals),
+            }
+        )
+    _summary_table(
+        rows,
+        [
+            ("rank", f"{indent}#"),
+            ("name", "name"),
+            ("kind", "kind"),
+            ("category", "category"),
+            ("score", "score"),
+            ("cosine", "cosine"),
+            ("signals", "found by"),
+        ],
+    )
+
+
+@patterns_group.command("search")
+@click.argument("text")
+@click.option("--category", help="Only this category (a template's namespace).")
+@click.option("--language", help="Only entries implemented in this language, e.g. django.")
+@click.option("--tier", type=click.Choice(sorted(TIERS)), help="Only this tier.")
+@k_option
+@signal_option
+@click.option(
+    "--min-score",
+    type=float,
+    help="Drop hits below this cosine similarity (BM25 score with --signal bm25).",
+)
+@library_option
+@json_option
+def search_cmd(text, category, language, tier, k, signal, min_score, library, as_json) -> None:
+    """Find library entries by what they do, in plain words (TEXT; - reads it from stdin).
+
+    Entries that changed since the last search are embedded first; a large library that
+    was never indexed asks for `specql patterns reindex`.
+
+    \b
+    Examples:
+      specql patterns search "writes old and new row values to a history table"
+      specql patterns search "approve or reject a request" --tier domain -k 3 --json
+      specql patterns search "soft delete" --signal bm25 --category data
+    """
+    from specql import api
+
+    if text == "-":
+        text = sys.stdin.read()
+    hits = api.search_patterns(
+        text,
+        k=k,
+        signal=signal,
+        tier=TIERS[tier] if tier else None,
+        category=category,
+        language=language,
+        min_score=min_score,
+        library=library,
+    )
+    if as_json:
+        query = {
+            "text": text,
+            "k": k,
+            "signal": signal,
+            "tier": TIERS[tier] if tier else None,
+            "category": category,
+            "language": language,
+            "min_score": min_score,
+        }
+        emit_json({"query": query, "hits": [hit.to_json() for hit in hits]})
+        return
+    if not hits:
+        click.echo("no entries match")
+        return
+    _hits_table(hits)
+
+
+@patterns_group.command("similar")
+@click.argument("path", metavar="FILE.sql", type=click.Path(exists=True, dir_okay=False))
+@click.option("--function", "function", help="Only this function of the file.")
+@k_option
+@click.option(
+    "--tier",
+    type=click.Choice([*sorted(TIERS), ALL_TIERS]),
+    default="domain",
+    show_default=True,
+    help="The tier to match against.",
+)
+@signal_option
+@library_option
+@json_option
+def similar_cmd(path, function, k, tier, signal, library, as_json) -> None:
+    """The library entries each function of a legacy SQL file resembles, with scores.
+
+    \b
+    Examples:
+      specql patterns similar legacy/orders.sql
+      specql patterns similar legacy/orders.sql --function approve_order -k 3 --json
+    """
+    from specql import api
+
+    found = api.similar_patterns(
+        path,
+        function=function,
+        k=k,
+        tier=None if tier == ALL_TIERS else TIERS[tier],
+        signal=signal,
+        library=library,
+    )
+    if as_json:
+        emit_json(
+            [
+                {
+                    "name": fn.name,
+                    "file": fn.file,
+                    "line": fn.line,
+                    "kind": fn.kind,
+                    "hits": [hit.to_json() for hit in fn.hits],
+                }
+                for fn in found
+            ]
+        )
+        return
+    if not found:
+        click.echo(f"no functions in {path}")
+        return
+    for fn in found:
+        click.echo(f"{fn.name} ({fn.kind}, {fn.file}:{fn.line})")
+        if fn.hits:
+            _hits_table(fn.hits, indent="  ")
+        else:
+            click.echo("  no entries match")
+
+
+class _EmbeddingProgress:
+    """A progress bar of texts embedded, on stderr when it is a terminal."""
+
+    def __init__(self) -> None:
+        self.console = stderr_console()
+        self.progress = None
+        self.task = None
+
+    def __enter__(self):
+        if self.console.is_terminal:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+            self.progress = Progress(
+                "embedding texts",
+                BarColumn(bar_width=30),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.progress.__enter__()
+        return self
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.progress is None:
+            return
+        if self.task is None:
+            self.task = self.progress.add_task("embedding", total=total)
+        self.progress.update(self.task, completed=done, total=total)
+
+    def __exit__(self, *exc) -> None:
+        if self.progress is not None:
+            self.progress.__exit__(*exc)
+
+
+@patterns_group.command("reindex")
+@click.option("--force", is_flag=True, help="Embed every entry again, changed or not.")
+@library_option
+@json_option
+def reindex_cmd(force, library, as_json) -> None:
+    """Embed the library entries that have no current embedding (searches do it for a few
+    changed entries on their own; a large or never indexed library needs this once).
+
+    \b
+    Examples:
+      specql patterns reindex
+      specql patterns reindex --force --json
+    """
+    from specql import api
+
+    with _EmbeddingProgress() as progress:
+        result = api.reindex_patterns(library=library, force=force, progress=progress)
+    if as_json:
+        emit_json(result.to_json())
+        return
+    unchanged = result.documents - result.embedded - result.reused
+    click.echo(
+        f"{result.documents} documents, model {result.model}: {result.embedded} embedded "
+        f"({result.texts} texts), {result.reused} reused, {unchanged} unchanged "
+        f"in {result.seconds:.2f} s"
+    )
 
 
 # --------------------------------------------------------------------------- templates
