@@ -110,6 +110,9 @@ class FunctionOutcome:
     unconverted: list[Unconverted] = field(default_factory=list)
     patterns: list[PatternFinding] = field(default_factory=list)
     variable_purposes: dict[str, str] = field(default_factory=dict)
+    # What its statements do, in plain words (specql.reverse.features): with the body, what
+    # the pattern library is searched with.
+    features: list[str] = field(default_factory=list)
     confidence: float = 0.0
     generated: bool = False  # written by specql's own generator (frame recognised)
     body: str = ""  # the body text, to cut a statement out of when a step must become raw

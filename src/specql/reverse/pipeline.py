@@ -10,8 +10,13 @@
    unique per schema);
 3. per file (in parallel with ``jobs > 1``), per function: **steps**
    (:func:`~specql.reverse.steps.map_function`), **heuristics** (facts, pattern findings,
-   variable purposes) and **confidence**, timed per function;
-4. **assemble** (:mod:`specql.reverse.assemble`): actions grouped onto entities or module
+   variable purposes, :func:`~specql.reverse.features.retrieval_features`) and
+   **confidence**, timed per function;
+4. **retrieval** (when a ``lookup`` is given): one call for all functions of the run, which
+   returns each function's most similar library patterns (:data:`Lookup`; the API builds it
+   over the pattern library, this layer only knows the protocol). Retrieval is advice: when it
+   fails the report gets a warning and the run goes on without it;
+5. **assemble** (:mod:`specql.reverse.assemble`): actions grouped onto entities or module
    specs, every spec valid and round-tripping; each spec's checked YAML written where and as
    :func:`~specql.dsl.write_specs` writes it (unchanged files are not touched; specs an earlier
    run wrote that this run no longer makes are removed).
@@ -23,6 +28,9 @@ are the same as with ``jobs=1``.
 Resume: after each file of stage 3 the file's results are appended to the journal in the
 output directory (:mod:`specql.reverse.state`); ``resume=True`` skips the files the journal
 holds (same path, size and time or content; same tables) and still produces the full report.
+The retrieval stage runs over every function, resumed ones too (the journal keeps their body
+and features; the lookup caches the embeddings of texts it has seen), so the report always
+shows the library as it is now.
 """
 
 from __future__ import annotations
@@ -54,14 +62,32 @@ from specql.reverse.report import (
     FunctionEntry,
     PatternEntry,
     ReverseReport,
+    SimilarEntry,
     UnconvertedEntry,
 )
 from specql.reverse.source import FunctionInfo, SqlModule, TableInfo, TypeInfo, Unconverted
 
 SPECS_NAME = ".specql-reverse-specs.json"  # the specs the last run wrote (to remove stale ones)
 
-# progress(stage, done, total, item): stage is "parse", "map", "assemble" or "write".
+# progress(stage, done, total, item): stage is "parse", "map", "retrieval", "assemble" or
+# "write".
 ProgressFn = Callable[[str, int, int, str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class FunctionQuery:
+    """What the retrieval stage asks about one function."""
+
+    name: str  # qualified function name
+    kind: str  # function | trigger | procedure | do
+    body: str
+    features: tuple[str, ...]  # what its statements do (specql.reverse.features)
+
+
+# lookup(queries) -> for each query (same order), the library patterns it resembles, best
+# first. When it raises (a SpecqlError such as a library that needs reindexing, or a bug),
+# the run goes on without matches and the report has a warning saying why.
+Lookup = Callable[[list[FunctionQuery]], list[list[SimilarEntry]]]
 
 
 def _crash(where: str, stage: str, exc: BaseException) -> str:
@@ -283,6 +309,7 @@ def map_one(fn: FunctionInfo, context: MapContext) -> FunctionOutcome:
     """Stage 3 for one function: steps, heuristics, confidence; never raises."""
     from specql.reverse.confidence import function_confidence
     from specql.reverse.facts import extract_facts
+    from specql.reverse.features import retrieval_features
     from specql.reverse.heuristics import detect_patterns, variable_purposes
     from specql.reverse.source import MappedFunction
     from specql.reverse.steps import map_function
@@ -329,6 +356,7 @@ def map_one(fn: FunctionInfo, context: MapContext) -> FunctionOutcome:
         out.writes = dict(facts.tables_written)
         out.patterns = detect_patterns(facts)
         out.variable_purposes = dict(variable_purposes(facts))
+        out.features = retrieval_features(facts, fn.triggers)
     except Exception as exc:
         # Findings are advice: a heuristics bug costs the findings, not the function.
         out.unconverted.append(
@@ -349,6 +377,33 @@ def map_one(fn: FunctionInfo, context: MapContext) -> FunctionOutcome:
 
 def map_functions(functions: list[FunctionInfo], context: MapContext) -> list[FunctionOutcome]:
     return [map_one(fn, context) for fn in functions]
+
+
+# --------------------------------------------------------------------------- stage 4: retrieval
+
+RETRIEVAL_SKIPPED = "warning: pattern retrieval skipped"
+
+
+def retrieve(
+    outcomes: list[FunctionOutcome], lookup: Lookup
+) -> tuple[list[list[SimilarEntry]], str | None]:
+    """Stage 4: each function's similar library patterns (one ``lookup`` call for all of
+    them), and None; or no patterns and the warning line saying why the lookup failed."""
+    none: list[list[SimilarEntry]] = [[] for _ in outcomes]
+    if not outcomes:
+        return none, None
+    queries = [FunctionQuery(o.name, o.kind, o.body, tuple(o.features)) for o in outcomes]
+    try:
+        found = lookup(queries)
+    except SpecqlError as exc:  # e.g. a large library never indexed: the message says what to do
+        return none, f"{RETRIEVAL_SKIPPED}: {exc}"
+    except Exception as exc:  # retrieval is advice: its bug costs the advice, not the run
+        return none, _crash(RETRIEVAL_SKIPPED, "retrieval", exc)
+    if len(found) != len(queries):
+        return none, (
+            f"{RETRIEVAL_SKIPPED}: the lookup answered {len(found)} of {len(queries)} functions"
+        )
+    return [list(hits) for hits in found], None
 
 
 # --------------------------------------------------------------------------- the run
@@ -567,7 +622,7 @@ def _file_entry(pf: ParsedFile, outcomes: list[FunctionOutcome]) -> tuple[FileEn
     return entry, errors, warnings
 
 
-def _function_entry(o: FunctionOutcome) -> FunctionEntry:
+def _function_entry(o: FunctionOutcome, similar: list[SimilarEntry]) -> FunctionEntry:
     return FunctionEntry(
         name=o.name,
         file=o.file,
@@ -583,6 +638,8 @@ def _function_entry(o: FunctionOutcome) -> FunctionEntry:
         statements_total=o.statements_total,
         statements_converted=o.statements_converted,
         variable_purposes=dict(o.variable_purposes),
+        features=list(o.features),
+        similar=similar,
         ms=o.ms,
         error=o.error,
     )
@@ -648,14 +705,15 @@ def reverse(
     report_path: str | os.PathLike | None = None,
     html_path: str | os.PathLike | None = None,
     max_bytes: int | None = None,
+    lookup: Lookup | None = None,
 ) -> ReverseReport:
     """Reverse-engineer legacy SQL into specs (see the module docstring).
 
     ``paths``: ``.sql`` files and directories (searched recursively), or ``dsn``: a PostgreSQL
     URI whose catalogue is read (``schemas`` limits it). ``out_dir``: where the specs go (None:
-    nothing is written, the report is still made). Problems in the input are entries of the
-    returned report (``report.ok`` is False); a missing path or a bad argument raises
-    SpecqlError.
+    nothing is written, the report is still made). ``lookup``: the retrieval stage's search
+    (:data:`Lookup`; None: no retrieval). Problems in the input are entries of the returned
+    report (``report.ok`` is False); a missing path or a bad argument raises SpecqlError.
     """
     if (paths is None) == (dsn is None):
         raise SpecqlError("give either paths to .sql files/directories or a DSN (--dsn URI)")
@@ -684,7 +742,9 @@ def reverse(
         out.mkdir(parents=True, exist_ok=True)
     try:
         with _fewer_collections():
-            return _reverse(run, files, sources, dsn, schemas, out, report_path, html_path, started)
+            return _reverse(
+                run, files, sources, dsn, schemas, out, report_path, html_path, started, lookup
+            )
     finally:
         run.close()
 
@@ -735,7 +795,7 @@ def _read_catalog(dsn: str, schemas) -> ParsedFile:
     )
 
 
-def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_path, started):
+def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_path, started, lookup):
     from specql.reverse.parse import link_modules
 
     timings: dict[str, float] = {}
@@ -801,6 +861,15 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
     timings["map:steps"] = sum(o.steps_ms for o in fresh) / 1000
     timings["map:heuristics"] = sum(o.heuristics_ms for o in fresh) / 1000
 
+    similar: list[list[SimilarEntry]] = [[] for _ in outcomes]
+    retrieval, retrieval_warning = "off", None
+    if lookup is not None:
+        run.tell("retrieval", 0, len(outcomes), "")
+        similar, retrieval_warning = retrieve(outcomes, lookup)
+        retrieval = "on" if retrieval_warning is None else "failed"
+        run.tell("retrieval", len(outcomes), len(outcomes), "")
+        lap("retrieval")
+
     run.tell("assemble", 0, 1, "")
     assembly = assemble(entity_sources, outcomes)
     run.tell("assemble", 1, 1, "")
@@ -808,14 +877,15 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
 
     report = ReverseReport(out_dir=str(out) if out is not None else None, sources=list(sources))
     report.tables = len(tables)
-    warnings: list[str] = []
+    report.retrieval = retrieval
+    warnings: list[str] = [retrieval_warning] if retrieval_warning else []
     for pf, result in zip(parsed, per_file, strict=True):
         entry, file_errors, file_warnings = _file_entry(pf, result)
         report.files.append(entry)
         errors.extend(file_errors)
         warnings.extend(file_warnings)
-    for o in outcomes:
-        report.functions.append(_function_entry(o))
+    for o, hits in zip(outcomes, similar, strict=True):
+        report.functions.append(_function_entry(o, hits))
         if o.error is not None and o.error not in assembly.errors:
             errors.append(o.error)
     errors.extend(assembly.errors)
@@ -858,10 +928,13 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
 
 __all__ = [
     "SPECS_NAME",
+    "FunctionQuery",
+    "Lookup",
     "MapContext",
     "ParsedFile",
     "build_entities",
     "map_one",
     "parse_one",
+    "retrieve",
     "reverse",
 ]

@@ -14,17 +14,25 @@
       "functions": [{name, file, line, col, entity, action, kind, confidence, triage,
                      parse_path, patterns [{pattern, score, evidence}],
                      unconverted [{line, sql, reason}], statements_total,
-                     statements_converted, variable_purposes, ms, error?}],
+                     statements_converted, variable_purposes, features,
+                     similar [{name, tier, score, cosine, bm25, signals}], ms, error?}],
       "errors":    ["file:line:col: message", ...],     # one line each; any -> exit 1
       "warnings":  ["file:line:col: warning: ...", ...] # one line each
-      "timings":   {parse, link, entities, map, map:steps, map:heuristics, assemble, write}
+      "timings":   {parse, link, entities, map, map:steps, map:heuristics, retrieval,
+                    assemble, write}
     }
+
+``similar`` are the library patterns the function resembles, best first, as the retrieval
+stage found them (``signals``: which of embedding / bm25 had it among its candidates);
+``summary.retrieval`` says whether that stage ran (``on``), was not asked for (``off``) or
+could not run (``failed``, with a warning saying why).
 
 Triage thresholds live here and only here (:data:`AUTO_ACCEPT`, :data:`SPOT_CHECK`).
 
 The HTML page (:func:`render_html`) has the summary, an inline SVG bar chart of triage
 decisions and of the confidence distribution, a table of functions sortable by any column,
-and per function its patterns with evidence and what was not converted. Legacy SQL is
+and per function its patterns with evidence, the library patterns it resembles and what was
+not converted. Legacy SQL is
 untrusted input: every text goes through :func:`html.escape`, and the page's Content Security
 Policy allows no resource but its own inline style and the one script whose hash it names.
 """
@@ -50,6 +58,7 @@ PARSE_PATHS = ("ast", "rewritten", "raw")
 
 # Unconverted SQL is cut to this many characters in the report (the spec keeps all of it).
 SQL_PREVIEW = 300
+RETRIEVAL_STATES = ("off", "on", "failed")  # ReverseReport.retrieval
 
 
 def triage(confidence: float) -> str:
@@ -80,6 +89,30 @@ class PatternEntry:
 
 
 @dataclass
+class SimilarEntry:
+    """A library pattern a function resembles (a retrieval hit). ``score`` is what ranked it
+    (a fused rank score for hybrid search); ``cosine`` and ``bm25`` are each signal's own
+    score, None when that signal did not consider it."""
+
+    name: str
+    tier: int
+    score: float
+    cosine: float | None = None
+    bm25: float | None = None
+    signals: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {
+            "name": self.name,
+            "tier": self.tier,
+            "score": round(self.score, 4),
+            "cosine": None if self.cosine is None else round(self.cosine, 4),
+            "bm25": None if self.bm25 is None else round(self.bm25, 4),
+            "signals": list(self.signals),
+        }
+
+
+@dataclass
 class UnconvertedEntry:
     line: int
     sql: str
@@ -105,6 +138,8 @@ class FunctionEntry:
     statements_total: int = 0
     statements_converted: int = 0
     variable_purposes: dict[str, str] = field(default_factory=dict)
+    features: list[str] = field(default_factory=list)  # what its statements do, in words
+    similar: list[SimilarEntry] = field(default_factory=list)  # library patterns, best first
     ms: float = 0.0
     error: str | None = None  # the function could not be turned into a valid action
 
@@ -129,6 +164,8 @@ class FunctionEntry:
             "statements_total": self.statements_total,
             "statements_converted": self.statements_converted,
             "variable_purposes": dict(self.variable_purposes),
+            "features": list(self.features),
+            "similar": [s.to_dict() for s in self.similar],
             "ms": round(self.ms, 2),
         }
         if self.error is not None:
@@ -198,6 +235,7 @@ class ReverseReport:
     specs_written: list[str] = field(default_factory=list)
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
+    retrieval: str = "off"  # one of RETRIEVAL_STATES
 
     # ---- derived figures
 
@@ -243,6 +281,8 @@ class ReverseReport:
             "statements_total": total,
             "statements_converted": converted,
             "converted_pct": round(100 * converted / total, 1) if total else 100.0,
+            "retrieval": self.retrieval,
+            "functions_with_similar": sum(1 for f in self.functions if f.similar),
             "seconds": round(self.seconds, 3),
             "ok": self.ok,
         }
@@ -304,7 +344,8 @@ position:sticky;top:0}th.sorted-asc::after{content:" \\25B2"}th.sorted-desc::aft
 td.num{text-align:right;font-variant-numeric:tabular-nums}
 .tag{display:inline-block;border-radius:3px;padding:0 .4em;color:#fff;font-size:.85em}
 .pat{display:inline-block;background:#e8eaf6;border-radius:3px;padding:0 .35em;margin:1px;
-font-size:.85em}
+font-size:.85em}.sim{display:inline-block;background:#e0f2f1;border-radius:3px;padding:0 .35em;
+margin:1px;font-size:.85em}.sim small{color:#555}
 pre{background:#f7f7f7;padding:.4em;white-space:pre-wrap;word-break:break-word;margin:.3em 0;
 max-height:14em;overflow:auto}details{margin:.2em 0}.err{color:#c62828}
 ul.lines{padding-left:1.2em;font-family:ui-monospace,monospace;font-size:.9em}
@@ -373,6 +414,29 @@ def _confidence_buckets(report: ReverseReport) -> list[tuple[str, int, str]]:
     return bars
 
 
+def _similar_title(s: SimilarEntry) -> str:
+    parts = [f"tier {s.tier}", f"score {s.score:.4f}"]
+    if s.cosine is not None:
+        parts.append(f"cosine {s.cosine:.3f}")
+    if s.bm25 is not None:
+        parts.append(f"bm25 {s.bm25:.2f}")
+    parts.append("found by " + (", ".join(s.signals) or "—"))
+    return " · ".join(parts)
+
+
+def _similar_cell(fn: FunctionEntry) -> str:
+    """The library patterns the function resembles, best first; cosine shown, the rest in
+    the tooltip. Sorted by the best cosine."""
+    spans = " ".join(
+        f'<span class="sim" title="{_e(_similar_title(s))}">{_e(s.name)}'
+        + (f" <small>{s.cosine:.2f}</small>" if s.cosine is not None else "")
+        + "</span>"
+        for s in fn.similar
+    )
+    best = max((s.cosine for s in fn.similar if s.cosine is not None), default=-1.0)
+    return f'<td data-sort="{best:.4f}">{spans}</td>'
+
+
 def _function_row(fn: FunctionEntry, index: int) -> str:
     colour = _TRIAGE_COLOURS[fn.triage]
     patterns = " ".join(
@@ -410,9 +474,16 @@ def _function_row(fn: FunctionEntry, index: int) -> str:
         f'<td class="num" data-sort="{share:.4f}">{_e(converted)}</td>'
         f"<td>{_e(fn.parse_path)}</td>"
         f"<td>{patterns}{more}</td>"
+        f"{_similar_cell(fn)}"
         f'<td class="num" data-sort="{fn.ms:.3f}">{fn.ms:.1f}</td>'
         "</tr>"
     )
+
+
+def _retrieval_card(summary: dict) -> str:
+    if summary["retrieval"] != "on":
+        return summary["retrieval"]
+    return f"{summary['functions_with_similar']}/{summary['functions']} matched"
 
 
 def render_html(report: ReverseReport) -> str:
@@ -426,6 +497,7 @@ def render_html(report: ReverseReport) -> str:
         ("avg confidence", f"{s['avg_confidence']:.2f}"),
         ("statements converted", f"{s['converted_pct']}%"),
         ("errors", s["errors"]),
+        ("retrieval", _retrieval_card(s)),
     ]
     card_html = "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards)
     triage_bars = [(t, s["triage"][t], _TRIAGE_COLOURS[t]) for t in TRIAGE_ORDER]
@@ -440,6 +512,15 @@ def render_html(report: ReverseReport) -> str:
         charts += _bar_chart(
             "Patterns detected",
             [(k, v, "#3949ab") for k, v in sorted(pattern_counts.items(), key=lambda kv: -kv[1])],
+        )
+    closest: dict[str, int] = {}
+    for fn in report.functions:
+        if fn.similar:
+            closest[fn.similar[0].name] = closest.get(fn.similar[0].name, 0) + 1
+    if closest:
+        charts += _bar_chart(
+            "Closest library pattern",
+            [(k, v, "#00897b") for k, v in sorted(closest.items(), key=lambda kv: -kv[1])],
         )
     rows = "".join(_function_row(fn, i) for i, fn in enumerate(report.functions))
     entity_rows = "".join(
@@ -472,10 +553,13 @@ def render_html(report: ReverseReport) -> str:
             f'<div class="charts">{charts}</div>',
             "<h2>Functions</h2>",
             '<p class="muted">Click a column to sort. Triage: auto-accept ≥ '
-            f"{AUTO_ACCEPT:.2f}, spot-check ≥ {SPOT_CHECK:.2f}, must-review below.</p>",
+            f"{AUTO_ACCEPT:.2f}, spot-check ≥ {SPOT_CHECK:.2f}, must-review below. Similar "
+            "library patterns: best first, with the embedding's cosine similarity (hover for "
+            "every score).</p>",
             '<table class="sortable"><thead><tr><th>function</th><th>entity / action</th>'
             "<th>confidence</th><th>triage</th><th>converted</th><th>parse</th>"
-            "<th>patterns &amp; unconverted</th><th>ms</th></tr></thead>",
+            "<th>patterns &amp; unconverted</th><th>similar library patterns</th>"
+            "<th>ms</th></tr></thead>",
             f"<tbody>{rows}</tbody></table>",
             "<h2>Specs</h2>",
             "<table><thead><tr><th>entity</th><th>legacy table</th><th>spec</th>"
@@ -491,6 +575,7 @@ def render_html(report: ReverseReport) -> str:
 __all__ = [
     "AUTO_ACCEPT",
     "REPORT_VERSION",
+    "RETRIEVAL_STATES",
     "SPOT_CHECK",
     "TRIAGE_ORDER",
     "EntityEntry",
@@ -498,6 +583,7 @@ __all__ = [
     "FunctionEntry",
     "PatternEntry",
     "ReverseReport",
+    "SimilarEntry",
     "UnconvertedEntry",
     "render_html",
     "triage",
