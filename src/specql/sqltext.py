@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import re
 
-# Order matters: comments and literals are recognised before the words inside them.
+# Order matters: comments and literals are recognised before the words inside them. A block
+# comment is only opened here (``/*``): they nest in PostgreSQL, which a regex cannot follow.
+# In an E'...' string a backslash escapes the next character (E'it\'s' is one literal).
 _TOKENS = re.compile(
     r"""
-      (?P<comment>--[^\n]*|/\*.*?(?:\*/|\Z))
-    | (?P<string>[eEbBxXuU]?'(?:[^']|'')*(?:'|\Z))
+      (?P<comment>--[^\n]*)
+    | (?P<block>/\*)
+    | (?P<string>[eE]'(?:[^'\\]|\\.|'')*(?:'|\Z)|[bBxXuU]?'(?:[^']|'')*(?:'|\Z))
     | (?P<dollar>\$(?:[A-Za-z_]\w*)?\$)
     | (?P<quoted>"(?:[^"]|"")*"?)
     | (?P<word>[A-Za-z_\u00C0-\uFFFF][\w$\u00C0-\uFFFF]*)
@@ -23,6 +26,7 @@ _TOKENS = re.compile(
     re.VERBOSE | re.DOTALL,
 )
 _PART = re.compile(r"[^\W\d_]+", re.UNICODE)
+_COMMENT_MARK = re.compile(r"/\*|\*/")
 
 # Words every PL/pgSQL function has: they say nothing about what it does.
 NOISE = frozenset(
@@ -60,9 +64,11 @@ def sql_words(sql: str, *, limit: int | None = None) -> list[str]:
     """The words of ``sql`` in order (identifiers split, lowercased; comments, literals,
     numbers, punctuation and :data:`NOISE` left out), at most ``limit`` of them."""
     words: list[str] = []
-    for match in _TOKENS.finditer(sql):
+    pos = 0
+    while (match := _TOKENS.search(sql, pos)) is not None:
         kind = match.lastgroup
-        if kind in ("comment", "string", "dollar"):
+        pos = _block_comment_end(sql, match.start()) if kind == "block" else match.end()
+        if kind in ("comment", "block", "string", "dollar"):
             continue
         for part in _PART.findall(match.group().lower()):
             if part not in NOISE and len(part) > 1:
@@ -70,6 +76,17 @@ def sql_words(sql: str, *, limit: int | None = None) -> list[str]:
         if limit is not None and len(words) >= limit:
             return words[:limit]
     return words
+
+
+def _block_comment_end(sql: str, start: int) -> int:
+    """Where the block comment opened at ``start`` ends (nested ones included); an
+    unterminated comment runs to the end of the text."""
+    depth = 0
+    for mark in _COMMENT_MARK.finditer(sql, start):
+        depth += 1 if mark.group() == "/*" else -1
+        if depth == 0:
+            return mark.end()
+    return len(sql)
 
 
 def identifier_words(name: str) -> str:
