@@ -279,3 +279,162 @@ def test_query_into_a_declared_variable_is_valid(tmp_path, registry_copy):
     files = api.generate([spec], registry=registry_copy)
     body = next(f.content for f in files if "resize" in f.path)
     assert "v_bigger bigint" in body.lower()
+
+
+# --------------------------------------------------------------------------- retrieval in reverse
+
+LEGACY = EXAMPLES / "legacy"
+TRIGGERS = LEGACY / "05_triggers.sql"
+TRIGGER_NAMES = [
+    "shop.trg_orders_audit",
+    "shop.trg_touch_updated_at",
+    "inventory.trg_product_low_stock",
+]
+
+
+@pytest.fixture(scope="module")
+def real_model():
+    from specql.retrieval import retrieval_missing
+
+    missing = retrieval_missing()
+    if missing is not None:
+        pytest.skip(f"the embedding model is not installed: {missing}")
+
+
+def _similar(report) -> dict[str, list]:
+    return {f.name: [s.to_dict() for s in f.similar] for f in report.functions}
+
+
+def test_reverse_matches_every_function_with_the_real_model(real_model):
+    report = api.reverse([LEGACY], None)  # retrieval on by default: the extra is installed
+    assert report.ok and report.retrieval == "on" and not report.warnings
+    for fn in report.functions:
+        assert len(fn.similar) == api.SIMILAR_K, fn.name
+        assert {s.tier for s in fn.similar} == {2}
+        assert all(s.signals and set(s.signals) <= {"embedding", "bm25"} for s in fn.similar)
+        assert [s.score for s in fn.similar] == sorted((s.score for s in fn.similar), reverse=True)
+    audit = next(f for f in report.functions if f.name == "shop.trg_orders_audit")
+    assert "audit_trail" in [s.name for s in audit.similar[:3]]
+    assert report.summary()["functions_with_similar"] == len(report.functions) == 15
+
+
+def test_similar_patterns_with_the_real_model(real_model):
+    (match,) = api.similar_patterns(TRIGGERS, function="trg_orders_audit", k=3)
+    assert match.name == "shop.trg_orders_audit" and match.kind == "trigger"
+    assert match.line == 4 and match.file == str(TRIGGERS)
+    assert "audit_trail" in [h.name for h in match.hits]
+
+
+def test_reverse_with_an_embedder_searches_the_given_library(tmp_path):
+    from specql.retrieval import HashingEmbedder
+
+    library = tmp_path / "library.db"
+    embedder = HashingEmbedder()
+    report = api.reverse([LEGACY], tmp_path / "out", library=library, embedder=embedder)
+    assert library.exists() and report.ok and report.retrieval == "on"
+    assert all(f.similar and {s.tier for s in f.similar} == {2} for f in report.functions)
+    calls = embedder.calls
+
+    off = api.reverse([LEGACY], tmp_path / "off", retrieval=False, embedder=embedder)
+    assert off.retrieval == "off" and not any(f.similar for f in off.functions)
+    assert embedder.calls == calls  # nothing was searched
+    assert (tmp_path / "out" / "shop").is_dir() and (tmp_path / "off" / "shop").is_dir()
+
+
+def test_resume_keeps_the_matches_and_embeds_nothing_again(tmp_path):
+    import shutil
+
+    from specql.retrieval import HashingEmbedder
+    from specql.reverse import state
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(LEGACY, legacy)
+    library, out = tmp_path / "library.db", tmp_path / "out"
+    first = api.reverse([legacy], out, library=library, embedder=HashingEmbedder())
+    journal = out / state.STATE_NAME
+    journal.write_text(
+        "".join(journal.read_text(encoding="utf-8").splitlines(keepends=True)[:3]),
+        encoding="utf-8",
+    )
+    embedder = HashingEmbedder()  # a new process would have a new one: the store remembers
+    resumed = api.reverse([legacy], out, resume=True, library=library, embedder=embedder)
+    assert resumed.summary()["files_resumed"] == 3
+    assert _similar(resumed) == _similar(first) and all(_similar(resumed).values())
+    assert embedder.texts_embedded == 0  # library vectors stored, function texts cached
+
+
+def test_a_library_that_cannot_be_searched_costs_only_the_matches(tmp_path):
+    from specql.retrieval import MiniLMEmbedder
+
+    missing = tmp_path / "models" / "minilm.onnx"
+    embedder = MiniLMEmbedder(missing, tmp_path / "models" / "tokenizer.json")
+    report = api.reverse([LEGACY], tmp_path / "out", library=tmp_path / "lib.db", embedder=embedder)
+    assert report.ok and report.retrieval == "failed" and len(report.functions) == 15
+    (warning,) = [w for w in report.warnings if "retrieval" in w]
+    assert warning.startswith("warning: pattern retrieval skipped: ") and str(missing) in warning
+    assert list((tmp_path / "out").rglob("*.yaml"))
+
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not a database", encoding="utf-8")
+    report = api.reverse([TRIGGERS], None, library=garbage)
+    assert report.ok and report.retrieval == "failed"
+    assert any(f"{garbage}: cannot open" in w for w in report.warnings)
+
+
+def test_retrieval_asked_for_but_not_installed(monkeypatch, tmp_path):
+    import specql.retrieval
+
+    monkeypatch.setattr(
+        specql.retrieval, "retrieval_missing", lambda: "onnxruntime is not installed: install X"
+    )
+    with pytest.raises(SpecqlError, match="pattern retrieval is not available: onnxruntime"):
+        api.reverse([TRIGGERS], None, retrieval=True)
+    report = api.reverse([TRIGGERS], None)  # auto: off, silently
+    assert report.ok and report.retrieval == "off" and not report.warnings
+
+
+def test_similar_patterns_picks_functions_by_name(tmp_path):
+    from specql.retrieval import HashingEmbedder
+
+    embedder = HashingEmbedder()
+    library = tmp_path / "library.db"
+    for name in ("trg_touch_updated_at", "shop.trg_touch_updated_at"):
+        (one,) = api.similar_patterns(TRIGGERS, function=name, library=library, embedder=embedder)
+        assert one.name == "shop.trg_touch_updated_at" and len(one.hits) == 5
+    before = embedder.texts_embedded
+    everything = api.similar_patterns(TRIGGERS, library=library, embedder=embedder, k=2)
+    assert embedder.texts_embedded == before + 2  # the picked function alone was searched
+    assert [m.name for m in everything] == TRIGGER_NAMES
+    assert all(len(m.hits) == 2 and {h.tier for h in m.hits} == {2} for m in everything)
+    assert [m.kind for m in everything] == ["trigger"] * 3
+
+    with pytest.raises(SpecqlError) as info:
+        api.similar_patterns(TRIGGERS, function="nope", library=library, embedder=embedder)
+    assert str(info.value) == (
+        f"no function 'nope' in {TRIGGERS} (functions found: {', '.join(TRIGGER_NAMES)})"
+    )
+
+    every_tier = api.similar_patterns(
+        TRIGGERS, function="trg_orders_audit", tier=None, k=40, library=library, embedder=embedder
+    )
+    assert {1, 2, 3} <= {h.tier for h in every_tier[0].hits}
+    assert specql.similar_patterns is api.similar_patterns
+
+
+def test_similar_patterns_errors_are_raised(tmp_path):
+    from specql.retrieval import HashingEmbedder, MiniLMEmbedder
+
+    missing = tmp_path / "minilm.onnx"
+    with pytest.raises(SpecqlError, match=f"embedding model file {missing} not found"):
+        api.similar_patterns(
+            TRIGGERS, library=tmp_path / "lib.db", embedder=MiniLMEmbedder(missing, missing)
+        )
+    broken = tmp_path / "broken.sql"
+    broken.write_text("CREATE FUNCTION f( RETURNS int AS $$ $$;\n", encoding="utf-8")
+    with pytest.raises(SpecqlError, match=r"broken\.sql:1:"):
+        api.similar_patterns(broken, library=tmp_path / "lib.db", embedder=HashingEmbedder())
+    tables = tmp_path / "tables.sql"
+    tables.write_text("CREATE TABLE t (id serial PRIMARY KEY);\n", encoding="utf-8")
+    assert (
+        api.similar_patterns(tables, library=tmp_path / "lib.db", embedder=HashingEmbedder()) == []
+    )

@@ -19,8 +19,18 @@ _API = {
     "SpecqlErrors",
     "PatternLibrary",
     "search_patterns",
+    "similar_patterns",
     "reindex_patterns",
 }
+
+
+def _reverse_call(*args, **kwargs):
+    """What calling the ``specql.reverse`` package runs: the API's reverse (which wires the
+    pattern library into the pipeline). The package sits below the API and must not import
+    it; it calls up through here, the package that re-exports the API."""
+    from specql import api
+
+    return api.reverse(*args, **kwargs)
 
 
 def __getattr__(name: str):

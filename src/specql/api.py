@@ -19,6 +19,7 @@ Problems a user can fix raise :class:`SpecqlError` (``file:line:col: message``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
@@ -35,6 +36,7 @@ __all__ = [  # noqa: F822 - PatternLibrary is provided lazily by __getattr__
     "reindex_patterns",
     "reverse",
     "search_patterns",
+    "similar_patterns",
     "spec_files",
     "validate",
 ]
@@ -248,6 +250,9 @@ def reverse(
     progress: Callable[[str, int, int, str], None] | None = None,
     report_path: PathLike | None = None,
     html_path: PathLike | None = None,
+    retrieval: bool | None = None,
+    library: PathLike | None = None,
+    embedder=None,
 ):
     """Reverse-engineer legacy SQL into specs: ``.sql`` files and directories at ``paths``, or
     the live database at ``dsn`` (``schemas`` limits which). One spec per entity is written to
@@ -258,10 +263,20 @@ def reverse(
     ``jobs`` > 1 parses and maps files in that many processes (same result); ``resume`` skips
     the files an interrupted earlier run into the same ``out_dir`` already finished.
     ``progress(stage, done, total, item)`` is called as files are parsed and mapped.
-    A missing path or a bad argument raises SpecqlError.
+
+    ``retrieval``: give every function the :data:`SIMILAR_K` domain patterns of the pattern
+    library ``library`` (default ``$SPECQL_HOME/library.db``) it resembles most (hybrid
+    search; ``embedder`` defaults to the packaged MiniLM). None: on when the retrieval extra is
+    installed; True without it is a SpecqlError saying what to install. A library that cannot
+    be searched (e.g. a large one never indexed) costs the matches, with a warning in the
+    report, not the run. A missing path or a bad argument raises SpecqlError.
     """
     from specql.reverse.pipeline import reverse as run_reverse
 
+    lookup = None
+    if _retrieval_on(retrieval, embedder):
+        search = _library_search(library, embedder, k=SIMILAR_K, tier=SIMILAR_TIER)
+        lookup = _as_similar_entries(search)
     return run_reverse(
         paths,
         out_dir,
@@ -272,7 +287,120 @@ def reverse(
         progress=progress,
         report_path=report_path,
         html_path=html_path,
+        lookup=lookup,
     )
+
+
+# What reverse asks the library for each function: the best few domain patterns (tier 2: the
+# business-logic patterns a legacy function implements; primitives match every function).
+SIMILAR_K = 5
+SIMILAR_TIER = 2
+
+
+def _retrieval_on(retrieval: bool | None, embedder) -> bool:
+    """Whether to search the library while reversing (see :func:`reverse`)."""
+    if retrieval is False:
+        return False
+    if embedder is not None:  # the caller brought its own: nothing to install
+        return True
+    from specql.retrieval import retrieval_missing
+
+    missing = retrieval_missing()
+    if missing is not None and retrieval:
+        raise SpecqlError(f"pattern retrieval is not available: {missing}")
+    return missing is None
+
+
+def _library_search(library, embedder, *, k: int, tier: int | None, signal: str = "hybrid"):
+    """``search(queries) -> hits per query``: the library searched for legacy functions
+    (:class:`~specql.reverse.pipeline.FunctionQuery`), in one embedding pass."""
+
+    def search(queries) -> list[list]:
+        from specql.patterns import PatternLibrary
+        from specql.retrieval import PatternIndex, function_document
+
+        texts = [
+            function_document(q.name, q.body, kind=q.kind, features=q.features) for q in queries
+        ]
+        with PatternLibrary.open(library) as lib:
+            index = PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+            return index.search_many(texts, k=k, tier=tier, signal=signal)
+
+    return search
+
+
+def _as_similar_entries(search):
+    """The reverse pipeline's lookup over ``search``: hits as report entries."""
+    from specql.reverse.report import SimilarEntry
+
+    def lookup(queries) -> list[list[SimilarEntry]]:
+        return [
+            [SimilarEntry(h.name, h.tier, h.score, h.cosine, h.bm25, list(h.signals)) for h in hits]
+            for hits in search(queries)
+        ]
+
+    return lookup
+
+
+@dataclass
+class FunctionMatches:
+    """A legacy function and the library entries it resembles, best first."""
+
+    name: str  # qualified function name
+    file: str
+    line: int
+    kind: str  # function | trigger | procedure | do
+    hits: list = field(default_factory=list)  # specql.retrieval.Hit
+
+
+def similar_patterns(
+    path: PathLike,
+    *,
+    function: str | None = None,
+    k: int = 5,
+    tier: int | None = SIMILAR_TIER,
+    signal: str = "hybrid",
+    library: PathLike | None = None,
+    embedder=None,
+) -> list[FunctionMatches]:
+    """The ``k`` library entries (``tier``; None: every tier) each function of the legacy SQL
+    file ``path`` resembles, searched as :func:`reverse` searches (the file is reversed in
+    memory, nothing is written). ``function`` keeps only that function (qualified or bare
+    name; an unknown one is a SpecqlError naming the functions found). A library that cannot
+    be searched is a SpecqlError saying what to do."""
+    from specql.reverse.pipeline import reverse as run_reverse
+
+    def wanted(name: str) -> bool:
+        return function is None or function in (name, name.rpartition(".")[2])
+
+    search = _library_search(library, embedder, k=k, tier=tier, signal=signal)
+    hits: list[list] = []
+    failure: list[Exception] = []
+
+    def lookup(queries):
+        picked = [q for q in queries if wanted(q.name)]
+        try:
+            found = iter(search(picked) if picked else [])
+        except Exception as exc:  # the pipeline would make it a warning: the caller needs it
+            failure.append(exc)
+            raise
+        hits.extend(next(found) if wanted(q.name) else [] for q in queries)
+        return [[] for _ in queries]
+
+    report = run_reverse([path], None, lookup=lookup)
+    if failure:
+        raise failure[0]
+    if not report.functions and report.errors:
+        raise SpecqlError(report.errors[0])
+    matches = [
+        FunctionMatches(fn.name, fn.file, fn.line, fn.kind, found)
+        for fn, found in zip(report.functions, hits, strict=True)
+        if wanted(fn.name)
+    ]
+    if function is not None and not matches:
+        names = ", ".join(fn.name for fn in report.functions) or "none"
+        raise SpecqlError(f"no function {function!r} in {path} (functions found: {names})")
+    return matches
 
 
 def search_patterns(
