@@ -17,7 +17,7 @@ from specql.patterns.definitions import LANGUAGES, DomainPattern, EntityTemplate
 from specql.sqltext import identifier_words, sql_words
 
 # Bump when the way documents are made changes: the library rewrites every document then.
-DOCUMENT_FORMAT = "1"
+DOCUMENT_FORMAT = "2"
 # Words of one legacy example kept (the embedding model reads about 256 tokens).
 EXAMPLE_WORDS = 160
 
@@ -26,24 +26,29 @@ def _names(items) -> str:
     return ", ".join(identifier_words(str(i)) for i in items if str(i))
 
 
+def _listing(label: str, items) -> str:
+    """``Label: a, b.``, or nothing when there is nothing to list (no empty "Fields: .")."""
+    names = _names(items)
+    return f"{label}: {names}." if names else ""
+
+
 def summary_text(entry: Entry) -> str:
     """Name, category, description and what the entry is made of, as prose-like text."""
     parts = [f"{identifier_words(entry.name)} ({entry.category}): {entry.description.strip()}"]
     if isinstance(entry, Primitive):
-        parts.append(f"Parameters: {_names(entry.parameters.get('properties', {}))}.")
+        parts.append(_listing("Parameters", entry.parameters.get("properties", {})))
     elif isinstance(entry, DomainPattern):
         impl = entry.implementation
-        parts.append(f"Fields: {_names(impl.get('fields', {}))}.")
-        parts.append(f"Actions: {_names(a.get('name', '') for a in impl.get('actions', []))}.")
-        helpers = [e.get("entity", "") for e in impl.get("entities", [])]
-        if helpers:
-            parts.append(f"Entities: {_names(helpers)}.")
-        parts.append(f"Parameters: {_names(entry.parameters.get('properties', {}))}.")
+        parts.append(_listing("Fields", impl.get("fields", {})))
+        parts.append(_listing("Actions", (a.get("name", "") for a in impl.get("actions", []))))
+        parts.append(_listing("Entities", (e.get("entity", "") for e in impl.get("entities", []))))
+        parts.append(_listing("Parameters", entry.parameters.get("properties", {})))
     elif isinstance(entry, EntityTemplate):
-        parts.append(f"Entity {entry.entity}. Fields: {_names(entry.body.get('fields', {}))}.")
-        if entry.depends_on:
-            parts.append(f"Uses: {_names(entry.depends_on)}.")
-    return " ".join(parts)
+        parts.append(f"Entity {entry.entity}.")
+        parts.append(_listing("Fields", entry.body.get("fields", {})))
+        # Sorted: the store gives dependencies back in its own order, not the definition's.
+        parts.append(_listing("Uses", sorted(entry.depends_on)))
+    return " ".join(p for p in parts if p)
 
 
 def legacy_examples(entry: Entry) -> list[str]:
