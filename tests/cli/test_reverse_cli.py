@@ -208,3 +208,76 @@ def test_reverse_a_live_database(runner, pg_database, tmp_path) -> None:
     assert [f["name"] for f in data["functions"]] == ["shop.restock"]
     assert [e["table"] for e in data["entities"]] == ["shop.items"]
     assert (out / "shop" / "item.yaml").exists()
+
+
+# --------------------------------------------------------------------------- retrieval
+
+
+@pytest.fixture
+def real_model() -> None:
+    from specql.retrieval import retrieval_missing
+
+    missing = retrieval_missing()
+    if missing is not None:
+        pytest.skip(f"the embedding model is not installed: {missing}")
+
+
+def test_retrieval_is_on_by_default(runner, tmp_path, real_model) -> None:
+    library = tmp_path / "team.db"
+    result = runner.invoke(
+        cli,
+        ["reverse", str(LEGACY), "-o", str(tmp_path / "o"), "--library", str(library), "--json"],
+    )
+    assert result.exit_code == 0, _stderr(result)
+    data = json.loads(result.stdout)
+    assert data["summary"]["retrieval"] == "on" and library.exists()
+    assert all(len(f["similar"]) == 5 for f in data["functions"])
+    text = runner.invoke(cli, ["reverse", str(LEGACY), "-o", str(tmp_path / "t")])
+    assert "retrieval      15  function(s) matched library patterns" in text.stdout
+
+
+def test_no_retrieval(runner, tmp_path) -> None:
+    out = str(tmp_path / "o")
+    result = runner.invoke(cli, ["reverse", str(LEGACY), "-o", out, "--no-retrieval"])
+    assert result.exit_code == 0, _stderr(result)
+    assert "retrieval     off  (--retrieval to turn it on)" in result.stdout
+    data = json.loads(
+        runner.invoke(cli, ["reverse", str(LEGACY), "-o", out, "--no-retrieval", "--json"]).stdout
+    )
+    assert data["summary"]["retrieval"] == "off" and not any(
+        f["similar"] for f in data["functions"]
+    )
+
+
+def test_a_library_that_cannot_be_searched_is_a_warning(runner, tmp_path) -> None:
+    garbage = tmp_path / "garbage.db"
+    garbage.write_text("not a database", encoding="utf-8")
+    result = runner.invoke(
+        cli, ["reverse", str(LEGACY), "-o", str(tmp_path / "o"), "--library", str(garbage)]
+    )
+    assert result.exit_code == 0, _stderr(result)
+    _no_traceback(result)
+    (line,) = [x for x in _stderr(result).splitlines() if "retrieval" in x]
+    assert (
+        line
+        == f"warning: pattern retrieval skipped: {garbage}: cannot open: file is not a database"
+    )
+    assert "retrieval   failed  (see the warning above)" in result.stdout
+
+
+def test_retrieval_asked_for_but_missing_is_one_line(runner, tmp_path, monkeypatch) -> None:
+    import specql.retrieval
+
+    monkeypatch.setattr(specql.retrieval, "retrieval_missing", lambda: "no embedding model")
+    result = runner.invoke(cli, ["reverse", str(LEGACY), "-o", str(tmp_path / "o"), "--retrieval"])
+    assert result.exit_code == 1
+    _no_traceback(result)
+    assert _stderr(result).strip() == (
+        "error: pattern retrieval is not available: no embedding model"
+    )
+
+
+def test_help_names_the_retrieval_options(runner) -> None:
+    result = runner.invoke(cli, ["reverse", "--help"])
+    for option in ("--retrieval / --no-retrieval", "--library"):
+        assert option in result.output

@@ -240,6 +240,7 @@ class _ReverseProgress:
     LABELS = {
         "parse": "parsing files",
         "map": "mapping functions",
+        "retrieval": "matching patterns",
         "assemble": "assembling",
         "write": "writing specs",
     }
@@ -327,12 +328,24 @@ def _print_reverse(report, out_dir: str | None) -> None:
         f"{triage['spot-check']}, must-review {triage['must-review']}; "
         f"avg confidence {s['avg_confidence']:.2f}",
         f"statements  {s['statements_total']:>5}  {s['converted_pct']}% converted to steps",
+        _retrieval_line(s),
         f"specs       {s['entities']:>5}  written to {out_dir}"
         if out_dir
         else f"specs       {s['entities']:>5}",
     ]
     for line in lines:
         console.print(line, markup=False)
+
+
+def _retrieval_line(summary: dict) -> str:
+    state = summary["retrieval"]
+    if state == "on":
+        return (
+            f"retrieval   {summary['functions_with_similar']:>5}  function(s) matched library "
+            "patterns (see the report)"
+        )
+    why = "see the warning above" if state == "failed" else "--retrieval to turn it on"
+    return f"retrieval   {state:>5}  ({why})"
 
 
 def _stdout_is_terminal() -> bool:
@@ -376,6 +389,13 @@ def _stdout_is_terminal() -> bool:
     is_flag=True,
     help="Skip the files an interrupted earlier run into the same -o directory finished.",
 )
+@click.option(
+    "--retrieval/--no-retrieval",
+    default=None,
+    help="Match every function against the pattern library's domain patterns (default: on "
+    "when the retrieval extra is installed).",
+)
+@library_option
 def reverse_cmd(
     paths: tuple[str, ...],
     out_dir: str,
@@ -386,12 +406,15 @@ def reverse_cmd(
     html_path: str | None,
     jobs: int,
     resume: bool,
+    retrieval: bool | None,
+    library: str | None,
 ) -> None:
     """Reverse-engineer legacy SQL (.sql files, directories, or a live database) into specs.
 
     Writes one YAML spec per entity (functions go to the entity whose table they write
     most; the others to a <Schema>Functions module spec) and reports, per function, the
-    confidence, triage, detected patterns and what stayed raw SQL and why. A broken file
+    confidence, triage, detected patterns, the library patterns it resembles (with scores
+    and the signal that found them) and what stayed raw SQL and why. A broken file
     does not stop the batch: each problem is one line on stderr and in the report. Exits 0
     when everything converted without error, 1 when a file failed or a spec could not be
     made valid.
@@ -400,6 +423,7 @@ def reverse_cmd(
     Examples:
       specql reverse examples/legacy -o build/legacy-specs --html build/legacy-report.html
       specql reverse legacy/ -o specs/ --jobs 4 --report reverse.json --resume
+      specql reverse legacy/ -o specs/ --library team.db --html report.html  # or --no-retrieval
       specql reverse --dsn postgresql://app@localhost/legacy --schema shop -o specs/ --json
     """
     if bool(paths) == bool(dsn):
@@ -417,6 +441,8 @@ def reverse_cmd(
             progress=progress,
             report_path=report_path,
             html_path=html_path,
+            retrieval=retrieval,
+            library=library,
         )
     ctx = click.get_current_context()
     for line in report.errors:
