@@ -240,3 +240,86 @@ def test_help_has_examples(command) -> None:
     result = CliRunner().invoke(cli, ["patterns", command, "--help"])
     assert result.exit_code == 0 and f"specql patterns {command}" in result.stdout
     assert "Example" in result.stdout
+
+
+# --------------------------------------------------------------------------- similar
+
+TRIGGERS = Path(__file__).parents[2] / "examples" / "legacy" / "05_triggers.sql"
+
+
+def test_similar_lists_each_function_with_its_patterns(indexed) -> None:
+    found = ok_json(invoke(indexed, "patterns", "similar", str(TRIGGERS), "-k", "3", "--json"))
+    by_name = {fn["name"]: fn for fn in found}
+    assert set(by_name) == {
+        "shop.trg_orders_audit",
+        "shop.trg_touch_updated_at",
+        "inventory.trg_product_low_stock",
+    }
+    audit = by_name["shop.trg_orders_audit"]
+    assert (audit["file"], audit["line"], audit["kind"]) == (str(TRIGGERS), 4, "trigger")
+    assert len(audit["hits"]) == 3 and {h["kind"] for h in audit["hits"]} == {"domain"}
+    assert "audit_trail" in [h["name"] for h in audit["hits"]]
+
+    table = invoke(indexed, "patterns", "similar", str(TRIGGERS), "-k", "2")
+    assert table.exit_code == 0, table.output
+    lines = table.stdout.splitlines()
+    assert lines[0] == f"shop.trg_orders_audit (trigger, {TRIGGERS}:4)"
+    assert lines[1].split()[:2] == ["#", "name"] and len(lines) == 3 * 4
+
+
+def test_similar_one_function_any_tier(indexed) -> None:
+    found = ok_json(
+        invoke(
+            indexed,
+            "patterns",
+            "similar",
+            str(TRIGGERS),
+            "--function",
+            "trg_product_low_stock",  # the bare name is enough
+            "--tier",
+            "all",
+            "-k",
+            "10",
+            "--json",
+        )
+    )
+    assert [fn["name"] for fn in found] == ["inventory.trg_product_low_stock"]
+    assert len(found[0]["hits"]) == 10
+    assert len({h["kind"] for h in found[0]["hits"]}) > 1
+
+
+def test_similar_unknown_function_names_those_found(indexed) -> None:
+    line = one_line_error(
+        invoke(indexed, "patterns", "similar", str(TRIGGERS), "--function", "nope")
+    )
+    assert "'nope'" in line and "shop.trg_orders_audit" in line
+
+
+def test_similar_file_without_functions(indexed, tmp_path) -> None:
+    schema_only = tmp_path / "schema.sql"
+    schema_only.write_text("CREATE TABLE t (id int PRIMARY KEY);\n")
+    assert ok_json(invoke(indexed, "patterns", "similar", str(schema_only), "--json")) == []
+    text = invoke(indexed, "patterns", "similar", str(schema_only))
+    assert text.exit_code == 0 and text.stdout.strip() == f"no functions in {schema_only}"
+
+
+def test_similar_with_a_bad_model(tmp_path, bad_model) -> None:
+    line = one_line_error(
+        invoke(
+            tmp_path / "library.db",
+            "patterns",
+            "similar",
+            str(TRIGGERS),
+            env={"SPECQL_EMBEDDING_MODEL": str(bad_model)},
+        )
+    )
+    assert line.startswith(f"error: embedding model file {bad_model}")
+
+
+def test_similar_unparsable_file(indexed, tmp_path) -> None:
+    broken = tmp_path / "broken.sql"
+    broken.write_text(
+        "CREATE FUNCTION f( RETURNS int AS $$ BEGIN RETURN 1; END $$ LANGUAGE plpgsql;\n"
+    )
+    line = one_line_error(invoke(indexed, "patterns", "similar", str(broken)))
+    assert str(broken) in line and "syntax error" in line
