@@ -114,6 +114,13 @@ def max_rss_mb() -> float:
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
 
 
+def _load_average() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except OSError:  # not every platform has one
+        return None
+
+
 def rss_mb() -> float | None:
     """The process's resident memory now (Linux), None where /proc is absent."""
     try:
@@ -465,6 +472,7 @@ def main(argv: list[str] | None = None) -> int:
     sizes = sorted(int(s) for s in args.sizes.split(",") if s.strip())
     batch_sizes = [int(s) for s in args.batch_sizes.split(",") if s.strip()]
 
+    load_start = _load_average()
     cold = cold_start(args.cold) if args.cold else {}
     model = MiniLMEmbedder()
     model.load()
@@ -491,7 +499,9 @@ def main(argv: list[str] | None = None) -> int:
         "cold_start": cold,
         "sizes": by_size,
         "embedding": embedding,
-        "threads": model.threads or "onnxruntime default",
+        "cpus": os.cpu_count(),
+        # other processes' load skews every figure: shown so that a noisy run can be told
+        "load_average": {"start": load_start, "end": _load_average()},
         "samples": args.samples,
         "budget_s": args.budget,
         "targets": targets(cold, by_size),
@@ -522,7 +532,11 @@ def targets(cold: dict, by_size: dict[int, dict]) -> dict:
 
 def _print(figures: dict, queries: dict[str, list[str]], model: MiniLMEmbedder) -> None:
     cold, by_size, embedding = figures["cold_start"], figures["sizes"], figures["embedding"]
-    print(f"model {model.name}, onnxruntime threads: {figures['threads']}")
+    load = figures["load_average"]
+    print(
+        f"model {model.name}; {figures['cpus']} CPUs, 1-minute load average "
+        f"{load['start']} at the start, {load['end']} at the end"
+    )
     if cold:
         print(
             f"cold start (median of {cold['runs']} fresh processes): import "

@@ -89,5 +89,5 @@ def test_script_runs_small_and_ends_with_json(rs, capsys) -> None:
     assert figures["embedding"]["long"]["tokens"] > figures["embedding"]["short"]["tokens"]
     assert set(figures["embedding"]["long"]["by_batch"]) == {"2"}
     assert figures["cold_start"]["first_vector_s"] > figures["cold_start"]["import_s"] > 0
-    assert "first_embedding_s" in figures["targets"]
+    assert "first_embedding_s" in figures["targets"] and "start" in figures["load_average"]
     assert any(line.startswith("target first_embedding_s") for line in out)
