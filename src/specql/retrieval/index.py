@@ -415,9 +415,10 @@ class PatternIndex:
     def _prune_cache(self) -> None:
         over = self.conn.execute("SELECT count(*) FROM embedding_cache").fetchone()[0] - CACHE_ROWS
         if over > 0:
+            # By key: the table is WITHOUT ROWID.
             self.conn.execute(
-                "DELETE FROM embedding_cache WHERE rowid IN (SELECT rowid FROM embedding_cache "
-                "ORDER BY used_at LIMIT ?)",
+                "DELETE FROM embedding_cache WHERE (model, content_hash) IN "
+                "(SELECT model, content_hash FROM embedding_cache ORDER BY used_at LIMIT ?)",
                 (over,),
             )
 
