@@ -199,6 +199,15 @@ def test_paths_from_the_environment_are_used(minilm, tmp_path, monkeypatch) -> N
     assert str(junk) in error_of(from_env)
 
 
+def test_empty_environment_variables_mean_the_packaged_model(minilm, monkeypatch) -> None:
+    monkeypatch.setenv(MODEL_ENV, "")
+    monkeypatch.setenv(TOKENIZER_ENV, "")
+    unset = MiniLMEmbedder()
+    # Same files, same name: vectors stored under the packaged name stay current.
+    assert (unset.model_path, unset.tokenizer_path) == (minilm.model_path, minilm.tokenizer_path)
+    assert (unset.packaged, unset.name) == (True, minilm.name)
+
+
 # --------------------------------------------------------------------------- the registry
 
 

@@ -90,7 +90,8 @@ class MiniLMEmbedder:
         self.threads = threads
         self.batch_size = batch_size
         self.max_tokens = max_tokens
-        self.packaged = model_path is None and MODEL_ENV not in os.environ
+        # An empty variable counts as unset (it does for the path above as well).
+        self.packaged = model_path is None and not os.environ.get(MODEL_ENV)
         self._session = None
         self._tokenizer = None
         self._name: str | None = None
