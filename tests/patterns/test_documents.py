@@ -83,6 +83,8 @@ def test_every_seeded_entry_has_its_current_document(tmp_path) -> None:
             assert doc["deprecated"] == 0
             # Nothing to list is left out, not written as "Fields: ."
             assert ": ." not in chunks[0], name
+            # Names written as templates give their words, not their code.
+            assert not {"snake", "config", "endif", "pascal"} & set(chunks[0].split()), name
 
 
 def test_a_domain_pattern_document_is_its_summary_then_each_legacy_example(lib) -> None:
@@ -91,7 +93,7 @@ def test_a_domain_pattern_document_is_its_summary_then_each_legacy_example(lib) 
     assert len(chunks) == 1 + len(LEGACY_SQL)
     assert chunks[0] == summary_text(entry)
     assert chunks[0].startswith("flagging (test): A boolean flag with an action that raises it.")
-    assert "Actions: raise flag." in chunks[0]
+    assert "Actions: raise." in chunks[0]  # raise_{{ flag }}: the template code is no word
     assert chunks[1] == "mark flagged trigger update widget set flagged true where note return new"
     assert "soft" not in chunks[1] and "urgent" not in chunks[1]
     assert chunks[2].split() == sql_words(LEGACY_SQL[1], limit=EXAMPLE_WORDS)
@@ -111,6 +113,27 @@ def test_a_primitive_compiles_to_its_languages_and_the_rest_to_all(lib) -> None:
     assert json.loads(docs[(1, "greet")]["chunks"]) == [
         "greet (test): Says hello to someone, in every language. Parameters: who, times."
     ]
+
+
+@pytest.mark.parametrize(
+    ("name", "words"),
+    [
+        ("{{ 'street' if config.with_address else '' }}", "street"),
+        ("transition_{{ entity.snake }}_{{ field }}", "transition"),
+        ("{{ entity.name }}{{ field | pascal }}History", "history"),
+        (
+            '{% if config.metric %}weight_kg{% else %}{{ "weight_lb" }}{% endif %}',
+            "weight kg weight lb",
+        ),
+        ("{# a comment #}note", "note"),
+        ("{{ field }}", None),
+    ],
+)
+def test_template_syntax_in_names_gives_the_words_it_writes(lib, name, words) -> None:
+    entry = lib.get_pattern("flagging", tier=2)
+    entry.implementation["fields"] = {name: "text"}
+    summary = summary_text(entry)
+    assert (f"Fields: {words}." in summary) if words else ("Fields:" not in summary)
 
 
 def test_a_template_document_names_its_entity_fields_and_dependencies_in_a_stable_order(

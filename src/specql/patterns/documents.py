@@ -12,18 +12,33 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 
 from specql.patterns.definitions import LANGUAGES, DomainPattern, EntityTemplate, Entry, Primitive
 from specql.sqltext import identifier_words, sql_words
 
 # Bump when the way documents are made changes: the library rewrites every document then.
-DOCUMENT_FORMAT = "2"
+DOCUMENT_FORMAT = "3"
 # Words of one legacy example kept (the embedding model reads about 256 tokens).
 EXAMPLE_WORDS = 160
 
 
+# Template syntax in a name (a field ``{{ 'street' if config.with_address else '' }}``, an
+# action ``transition_{{ entity.snake }}_{{ field }}``): only the string literals of an
+# expression are words of the name; its code (entity.snake, config, if/else) is not.
+_TEMPLATE_PART = re.compile(r"\{\{(.*?)\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+_STRING = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+
+
+def _plain(name: str) -> str:
+    def literals(part: re.Match) -> str:
+        return f" {' '.join(a or b for a, b in _STRING.findall(part.group(1) or ''))} "
+
+    return identifier_words(_TEMPLATE_PART.sub(literals, name))
+
+
 def _names(items) -> str:
-    return ", ".join(identifier_words(str(i)) for i in items if str(i))
+    return ", ".join(words for words in (_plain(str(i)) for i in items) if words)
 
 
 def _listing(label: str, items) -> str:
