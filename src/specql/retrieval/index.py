@@ -80,7 +80,6 @@ class IndexStatus:
     model: str
     documents: int  # entries not deprecated
     embedded: int  # of those, with a current vector
-    chunks: int = 0
 
     @property
     def stale(self) -> int:
