@@ -313,12 +313,15 @@ def _retrieval_on(retrieval: bool | None, embedder) -> bool:
 
 def _library_search(library, embedder, *, k: int, tier: int | None, signal: str = "hybrid"):
     """``search(queries) -> hits per query``: the library searched for legacy functions
-    (:class:`~specql.reverse.pipeline.FunctionQuery`), in one embedding pass."""
+    (:class:`~specql.reverse.pipeline.FunctionQuery`), one embedding pass per call."""
 
     def search(queries) -> list[list]:
+        nonlocal embedder
         from specql.patterns import PatternLibrary
-        from specql.retrieval import PatternIndex, function_document
+        from specql.retrieval import PatternIndex, function_document, get_embedder
 
+        if embedder is None and signal != "bm25":  # one for every call: the model loads once
+            embedder = get_embedder()
         texts = [
             function_document(q.name, q.body, kind=q.kind, features=q.features) for q in queries
         ]

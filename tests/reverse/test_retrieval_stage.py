@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from specql.errors import SpecqlError
-from specql.reverse import state
+from specql.reverse import pipeline, state
 from specql.reverse.pipeline import RETRIEVAL_SKIPPED, FunctionQuery, reverse
 from specql.reverse.report import SimilarEntry, render_html
 from tests.reverse.test_pipeline import comparable, written_specs
@@ -60,6 +60,30 @@ def test_one_lookup_for_every_function_in_report_order(looked_up) -> None:
     assert audit.kind == "trigger"
     assert "INSERT INTO shop.order_history" in audit.body
     assert "after row trigger" in audit.features and isinstance(audit.features, tuple)
+
+
+def test_large_runs_are_looked_up_in_batches_with_progress(monkeypatch) -> None:
+    monkeypatch.setattr(pipeline, "RETRIEVAL_BATCH", 4)
+    lookup = RecordingLookup()
+    told: list[tuple[int, int, str]] = []
+
+    def progress(stage: str, done: int, total: int, item: str) -> None:
+        if stage == "retrieval":
+            told.append((done, total, item))
+
+    report = reverse([LEGACY], None, lookup=lookup, progress=progress)
+    assert [len(b) for b in lookup.batches] == [4, 4, 4, 3]
+    assert [q.name for b in lookup.batches for q in b] == [f.name for f in report.functions]
+    assert [(done, total) for done, total, _ in told] == [
+        (0, 15),
+        (4, 15),
+        (8, 15),
+        (12, 15),
+        (15, 15),
+    ]
+    assert told[-1][2] == report.functions[-1].name
+    for fn in report.functions:  # each answer went to its own function
+        assert fn.similar[0].name == f"like_{fn.name.rpartition('.')[2]}"
 
 
 def test_the_report_carries_each_functions_matches(looked_up) -> None:
@@ -142,6 +166,20 @@ def test_a_lookup_answering_too_few_functions_is_a_warning(tmp_path) -> None:
     report = reverse([LEGACY], None, lookup=lambda queries: [[]])
     assert report.ok and report.retrieval == "failed"
     assert report.warnings[0] == f"{RETRIEVAL_SKIPPED}: the lookup answered 1 of 15 functions"
+
+
+def test_a_lookup_failing_on_a_later_batch_drops_every_match(monkeypatch) -> None:
+    monkeypatch.setattr(pipeline, "RETRIEVAL_BATCH", 8)
+    lookup = RecordingLookup()
+
+    def second_fails(queries):
+        if lookup.batches:
+            raise SpecqlError("gone")
+        return lookup(queries)
+
+    report = reverse([LEGACY], None, lookup=second_fails)
+    assert report.retrieval == "failed" and not any(f.similar for f in report.functions)
+    assert report.warnings[0] == f"{RETRIEVAL_SKIPPED}: gone"
 
 
 def test_no_functions_no_lookup(tmp_path) -> None:

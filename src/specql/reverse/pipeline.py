@@ -12,10 +12,11 @@
    (:func:`~specql.reverse.steps.map_function`), **heuristics** (facts, pattern findings,
    variable purposes, :func:`~specql.reverse.features.retrieval_features`) and
    **confidence**, timed per function;
-4. **retrieval** (when a ``lookup`` is given): one call for all functions of the run, which
-   returns each function's most similar library patterns (:data:`Lookup`; the API builds it
-   over the pattern library, this layer only knows the protocol). Retrieval is advice: when it
-   fails the report gets a warning and the run goes on without it;
+4. **retrieval** (when a ``lookup`` is given): the lookup gets every function of the run (a
+   few hundred per call, for progress) and returns each one's most similar library patterns
+   (:data:`Lookup`; the API builds it over the pattern library, this layer only knows the
+   protocol). Retrieval is advice: when it fails the report gets a warning and the run goes
+   on without it;
 5. **assemble** (:mod:`specql.reverse.assemble`): actions grouped onto entities or module
    specs, every spec valid and round-tripping; each spec's checked YAML written where and as
    :func:`~specql.dsl.write_specs` writes it (unchanged files are not touched; specs an earlier
@@ -382,28 +383,36 @@ def map_functions(functions: list[FunctionInfo], context: MapContext) -> list[Fu
 # --------------------------------------------------------------------------- stage 4: retrieval
 
 RETRIEVAL_SKIPPED = "warning: pattern retrieval skipped"
+# Functions per lookup call: the progress step (embedding a few hundred function texts takes
+# seconds the first time; the lookup caches them for later runs).
+RETRIEVAL_BATCH = 256
 
 
 def retrieve(
-    outcomes: list[FunctionOutcome], lookup: Lookup
+    outcomes: list[FunctionOutcome], lookup: Lookup, progress: ProgressFn | None = None
 ) -> tuple[list[list[SimilarEntry]], str | None]:
-    """Stage 4: each function's similar library patterns (one ``lookup`` call for all of
-    them), and None; or no patterns and the warning line saying why the lookup failed."""
+    """Stage 4: each function's similar library patterns (``lookup`` called once per
+    :data:`RETRIEVAL_BATCH` functions, ``progress`` told after each), and None; or no
+    patterns at all and the warning line saying why the lookup failed."""
     none: list[list[SimilarEntry]] = [[] for _ in outcomes]
-    if not outcomes:
-        return none, None
     queries = [FunctionQuery(o.name, o.kind, o.body, tuple(o.features)) for o in outcomes]
-    try:
-        found = lookup(queries)
-    except SpecqlError as exc:  # e.g. a large library never indexed: the message says what to do
-        return none, f"{RETRIEVAL_SKIPPED}: {exc}"
-    except Exception as exc:  # retrieval is advice: its bug costs the advice, not the run
-        return none, _crash(RETRIEVAL_SKIPPED, "retrieval", exc)
-    if len(found) != len(queries):
-        return none, (
-            f"{RETRIEVAL_SKIPPED}: the lookup answered {len(found)} of {len(queries)} functions"
-        )
-    return [list(hits) for hits in found], None
+    found: list[list[SimilarEntry]] = []
+    for start in range(0, len(queries), RETRIEVAL_BATCH):
+        batch = queries[start : start + RETRIEVAL_BATCH]
+        try:
+            answer = lookup(batch)
+        except SpecqlError as exc:  # e.g. a library never indexed: the message says what to do
+            return none, f"{RETRIEVAL_SKIPPED}: {exc}"
+        except Exception as exc:  # retrieval is advice: its bug costs the advice, not the run
+            return none, _crash(RETRIEVAL_SKIPPED, "retrieval", exc)
+        if len(answer) != len(batch):
+            return none, (
+                f"{RETRIEVAL_SKIPPED}: the lookup answered {len(answer)} of {len(batch)} functions"
+            )
+        found.extend(list(hits) for hits in answer)
+        if progress is not None:
+            progress("retrieval", len(found), len(queries), batch[-1].name)
+    return found, None
 
 
 # --------------------------------------------------------------------------- the run
@@ -865,9 +874,8 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
     retrieval, retrieval_warning = "off", None
     if lookup is not None:
         run.tell("retrieval", 0, len(outcomes), "")
-        similar, retrieval_warning = retrieve(outcomes, lookup)
+        similar, retrieval_warning = retrieve(outcomes, lookup, run.tell)
         retrieval = "on" if retrieval_warning is None else "failed"
-        run.tell("retrieval", len(outcomes), len(outcomes), "")
         lap("retrieval")
 
     run.tell("assemble", 0, 1, "")
