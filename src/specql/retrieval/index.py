@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from specql.errors import SpecqlError
 from specql.retrieval.embedder import Embedder, get_embedder
 from specql.sqltext import identifier_words, sql_words
-from specql.store import fts_query, write
+from specql.store import fts_query, has_search_terms, write
 
 SIGNALS = ("hybrid", "embedding", "bm25")
 AUTO_INDEX_LIMIT = 200  # entries embedded on the fly by a search; more need `reindex`
@@ -509,7 +509,7 @@ class PatternIndex:
                 if top:
                     part = np.argpartition(-scores, top - 1)[:top]
                     ranked_vec = [int(i) for i in part[np.argsort(-scores[part], kind="stable")]]
-            lexical = self.bm25(text, filters, depth) if signal != "embedding" else []
+            lexical = self._lexical(text, filters, depth, signal)
             hits = self._fuse(m, cosine, ranked_vec, lexical, signal)
             if min_score is not None:
                 hits = [
@@ -522,6 +522,13 @@ class PatternIndex:
                 hits = _checked_rerank(rerank, text, hits[: max(3 * k, 10)])
             results.append(hits[:k])
         return results
+
+    def _lexical(self, text: str, filters: Filters, depth: int, signal: str) -> list:
+        if signal == "embedding":
+            return []
+        if signal == "hybrid" and not has_search_terms(text):
+            return []  # only common words: the embedding alone ranks
+        return self.bm25(text, filters, depth)
 
     @staticmethod
     def _fuse(m, cosine, ranked_vec, lexical, signal) -> list[Hit]:

@@ -17,7 +17,7 @@ from specql.store.db import (
     schema_version,
     write,
 )
-from specql.store.fts import fts_query
+from specql.store.fts import fts_query, has_search_terms
 from specql.store.paths import library_path, specql_home
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "Migration",
     "fts5_available",
     "fts_query",
+    "has_search_terms",
     "library_path",
     "load_migrations",
     "migrate",
