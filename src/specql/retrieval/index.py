@@ -235,18 +235,15 @@ class PatternIndex:
         dims = self.embedder.dims
         rows: list[tuple] = []
         todo: list[sqlite3.Row] = []
+        stored = (
+            self._vectors_by_hash("pattern_embeddings", [d["content_hash"] for d in docs])
+            if reuse
+            else {}
+        )
         for doc in docs:
-            found = (
-                self.conn.execute(
-                    "SELECT vector FROM pattern_embeddings WHERE model = ? AND content_hash = ? "
-                    "LIMIT 1",
-                    (model, doc["content_hash"]),
-                ).fetchone()
-                if reuse
-                else None
-            )
+            found = stored.get(doc["content_hash"])
             if found is not None:
-                rows.append((doc["tier"], doc["name"], model, doc["content_hash"], dims, found[0]))
+                rows.append((doc["tier"], doc["name"], model, doc["content_hash"], dims, found))
             else:
                 todo.append(doc)
         chunks = [json.loads(doc["chunks"]) for doc in todo]
@@ -379,17 +376,7 @@ class PatternIndex:
         missing = list(range(len(texts)))
         hashes = [text_hash(t) for t in texts] if cache else []
         if cache and texts:
-            known: dict[str, bytes] = {}
-            for start in range(0, len(hashes), 500):
-                part = hashes[start : start + 500]
-                marks = ", ".join("?" * len(part))
-                known.update(
-                    self.conn.execute(
-                        f"SELECT content_hash, vector FROM embedding_cache "
-                        f"WHERE model = ? AND content_hash IN ({marks})",
-                        (model, *part),
-                    ).fetchall()
-                )
+            known = self._vectors_by_hash("embedding_cache", hashes)
             missing = [i for i, h in enumerate(hashes) if h not in known]
             for i, h in enumerate(hashes):
                 if h in known:
@@ -410,6 +397,23 @@ class PatternIndex:
                 )
                 self._prune_cache()
         return out
+
+    def _vectors_by_hash(self, table: str, hashes: Sequence[str]) -> dict[str, bytes]:
+        """Stored vectors of this model by content hash (``table``: pattern_embeddings or
+        embedding_cache), looked up in chunks that stay under SQLite's parameter limit."""
+        model = self.embedder.name
+        found: dict[str, bytes] = {}
+        for start in range(0, len(hashes), 500):
+            part = hashes[start : start + 500]
+            marks = ", ".join("?" * len(part))
+            found.update(
+                self.conn.execute(
+                    f"SELECT content_hash, vector FROM {table} "
+                    f"WHERE model = ? AND content_hash IN ({marks})",
+                    (model, *part),
+                ).fetchall()
+            )
+        return found
 
     def _prune_cache(self) -> None:
         over = self.conn.execute("SELECT count(*) FROM embedding_cache").fetchone()[0] - CACHE_ROWS
@@ -512,11 +516,11 @@ class PatternIndex:
             lexical = self._lexical(text, filters, depth, signal)
             hits = self._fuse(m, cosine, ranked_vec, lexical, signal)
             if min_score is not None:
+                gated = "bm25" if signal == "bm25" else "cosine"
                 hits = [
                     h
                     for h in hits
-                    if (h.bm25 if signal == "bm25" else h.cosine) is not None
-                    and (h.bm25 if signal == "bm25" else h.cosine) >= min_score
+                    if getattr(h, gated) is not None and getattr(h, gated) >= min_score
                 ]
             if rerank is not None:
                 hits = _checked_rerank(rerank, text, hits[: max(3 * k, 10)])
