@@ -19,6 +19,7 @@ Problems a user can fix raise :class:`SpecqlError` (``file:line:col: message``).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -311,22 +312,30 @@ def _retrieval_on(retrieval: bool | None, embedder) -> bool:
     return missing is None
 
 
+@contextmanager
+def _pattern_index(library: PathLike | None, embedder):
+    """The library at ``library`` opened (seeded when new) with its search index."""
+    from specql.patterns import PatternLibrary
+    from specql.retrieval import PatternIndex
+
+    with PatternLibrary.open(library) as lib:
+        yield PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+
+
 def _library_search(library, embedder, *, k: int, tier: int | None, signal: str = "hybrid"):
     """``search(queries) -> hits per query``: the library searched for legacy functions
     (:class:`~specql.reverse.pipeline.FunctionQuery`), one embedding pass per call."""
 
     def search(queries) -> list[list]:
         nonlocal embedder
-        from specql.patterns import PatternLibrary
-        from specql.retrieval import PatternIndex, function_document, get_embedder
+        from specql.retrieval import function_document, get_embedder
 
         if embedder is None and signal != "bm25":  # one for every call: the model loads once
             embedder = get_embedder()
         texts = [
             function_document(q.name, q.body, kind=q.kind, features=q.features) for q in queries
         ]
-        with PatternLibrary.open(library) as lib:
-            index = PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+        with _pattern_index(library, embedder) as index:
             return index.search_many(texts, k=k, tier=tier, signal=signal)
 
     return search
@@ -422,11 +431,7 @@ def search_patterns(
     embedding or bm25), as :class:`~specql.retrieval.Hit` objects, best first. Embeds the
     library entries that changed since the last search; a large library never indexed is a
     SpecqlError asking for :func:`reindex_patterns`."""
-    from specql.patterns import PatternLibrary
-    from specql.retrieval import PatternIndex
-
-    with PatternLibrary.open(library) as lib:
-        index = PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+    with _pattern_index(library, embedder) as index:
         return index.search(
             text,
             k=k,
@@ -447,9 +452,5 @@ def reindex_patterns(
 ):
     """Embed every library entry without a current embedding (``force``: all of them again);
     returns a :class:`~specql.retrieval.ReindexResult`. Unchanged entries cost nothing."""
-    from specql.patterns import PatternLibrary
-    from specql.retrieval import PatternIndex
-
-    with PatternLibrary.open(library) as lib:
-        index = PatternIndex(lib.conn, embedder, where=f"library {lib.path}")
+    with _pattern_index(library, embedder) as index:
         return index.reindex(force=force, progress=progress)
