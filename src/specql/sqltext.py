@@ -78,6 +78,24 @@ def sql_words(sql: str, *, limit: int | None = None) -> list[str]:
     return words
 
 
+def without_comments(sql: str) -> str:
+    """``sql`` with its comments removed and everything else as written (a comment becomes one
+    space, or the line breaks it spanned): what goes into a prompt, where a comment could carry
+    instructions aimed at the model."""
+    out: list[str] = []
+    pos = done = 0
+    while (match := _TOKENS.search(sql, pos)) is not None:
+        kind = match.lastgroup
+        pos = _block_comment_end(sql, match.start()) if kind == "block" else match.end()
+        if kind in ("comment", "block"):
+            out.append(sql[done : match.start()])
+            breaks = sql.count("\n", match.start(), pos) if kind == "block" else 0
+            out.append("\n" * breaks or " ")
+            done = pos
+    out.append(sql[done:])
+    return "".join(out)
+
+
 def _block_comment_end(sql: str, start: int) -> int:
     """Where the block comment opened at ``start`` ends (nested ones included); an
     unterminated comment runs to the end of the text."""

@@ -1,0 +1,1 @@
+"""Model backends, each registered by name in :data:`specql.llm.base.BACKENDS`."""

@@ -1,0 +1,200 @@
+"""The LLM tasks: what each asks, the pydantic model of its answer, and the checks an answer
+must pass beyond its schema (their messages go back to the model when it is asked again).
+
+Tasks are registered by name in :data:`TASKS`:
+
+- ``intent``: one sentence saying what a legacy function does;
+- ``names``: better names for a function's variables and parameters;
+- ``pattern_check``: does this function implement library pattern X?
+- ``pattern_suggest``: which library pattern (of the retrieved candidates), if any, the
+  function's logic is an instance of;
+- ``probe``: a tiny call for ``specql models test``.
+
+Every string and list of an answer is bounded (:func:`specql.llm.structured.output_schema`
+refuses a task otherwise). Confidence is a word (low / medium / high), not a number: a small
+model under a grammar writes any digits it likes, but it must pick one of three words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field
+
+from specql.llm import prompts
+from specql.llm.base import Message
+from specql.llm.structured import output_schema
+
+Confidence = Literal["low", "medium", "high"]
+CONFIDENCE_VALUE = {"low": 0.3, "medium": 0.6, "high": 0.9}
+NONE_PATTERN = "none"
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+MAX_RENAMES = 8
+
+
+class _Answer(BaseModel):
+    model_config = {"extra": "forbid"}
+
+
+class FunctionIntent(_Answer):
+    intent: Annotated[str, Field(min_length=12, max_length=160)]
+    confidence: Confidence
+
+
+class Rename(_Answer):
+    old: Annotated[str, Field(min_length=1, max_length=63)]
+    new: Annotated[str, Field(min_length=1, max_length=40)]
+    reason: Annotated[str, Field(max_length=100)]
+
+
+class BetterNames(_Answer):
+    renames: Annotated[list[Rename], Field(max_length=MAX_RENAMES)]
+
+
+class PatternVerdict(_Answer):
+    implements: bool
+    confidence: Confidence
+    reason: Annotated[str, Field(min_length=3, max_length=160)]
+
+
+class PatternSuggestion(_Answer):
+    pattern: Annotated[str, Field(min_length=1, max_length=63)]
+    confidence: Confidence
+    reason: Annotated[str, Field(max_length=160)]
+
+
+class ProbeAnswer(_Answer):
+    answer: Literal["yes", "no"]
+    table: Annotated[str, Field(min_length=1, max_length=40)]
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[A-Za-z]{2,}", text)
+
+
+def _check_intent(value: FunctionIntent, context: dict) -> list[str]:
+    errors = []
+    if "\n" in value.intent:
+        errors.append("intent: one line, no line breaks")
+    if len(_words(value.intent)) < 3:
+        errors.append("intent: a sentence of at least three words")
+    if value.intent.strip().lower() == str(context.get("name", "")).lower():
+        errors.append("intent: say what the function does, not its name")
+    return errors
+
+
+def _check_names(value: BetterNames, context: dict) -> list[str]:
+    known = set(context.get("names", ()))
+    taken = known | set(context.get("taken", ()))
+    errors = []
+    seen: set[str] = set()
+    for i, rename in enumerate(value.renames):
+        where = f"renames.{i}"
+        if rename.old not in known:
+            errors.append(f"{where}.old: {rename.old!r} is not one of the names listed")
+        if not IDENTIFIER.match(rename.new):
+            errors.append(
+                f"{where}.new: {rename.new!r} must be lower_snake_case letters, digits, _"
+            )
+        elif rename.new in taken - {rename.old} or rename.new in seen:
+            errors.append(f"{where}.new: {rename.new!r} is already used")
+        seen.add(rename.new)
+    return errors
+
+
+def _check_verdict(value: PatternVerdict, context: dict) -> list[str]:
+    return [] if _words(value.reason) else ["reason: say why, in words"]
+
+
+def _check_suggestion(value: PatternSuggestion, context: dict) -> list[str]:
+    allowed = [*context.get("candidates_names", ()), NONE_PATTERN]
+    if value.pattern not in allowed:
+        return [f"pattern: {value.pattern!r} is not one of {', '.join(allowed)}"]
+    return []
+
+
+def _no_checks(value, context: dict) -> list[str]:
+    return []
+
+
+# --------------------------------------------------------------------------- tasks
+
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    output: type[BaseModel]
+    template: str  # file in specql/llm/prompts
+    max_tokens: int
+    checks: Callable[[BaseModel, dict], list[str]] = _no_checks
+    # context -> schema changes (e.g. the allowed pattern names as an enum)
+    narrow: Callable[[dict, dict], dict] | None = None
+
+    def render(self, context: dict) -> list[Message]:
+        return prompts.messages(self.template, context)
+
+    def schema(self, context: dict) -> dict:
+        schema = output_schema(self.output)
+        return self.narrow(schema, context) if self.narrow is not None else schema
+
+    def check(self, value: BaseModel, context: dict) -> list[str]:
+        return self.checks(value, context)
+
+
+def _candidate_enum(schema: dict, context: dict) -> dict:
+    names = [*context.get("candidates_names", ()), NONE_PATTERN]
+    properties = dict(schema["properties"])
+    properties["pattern"] = {"type": "string", "enum": names}
+    return {**schema, "properties": properties}
+
+
+def _old_name_enum(schema: dict, context: dict) -> dict:
+    rename = schema["properties"]["renames"]["items"]
+    properties = {**rename["properties"], "old": {"type": "string", "enum": list(context["names"])}}
+    renames = {**schema["properties"]["renames"], "items": {**rename, "properties": properties}}
+    return {**schema, "properties": {**schema["properties"], "renames": renames}}
+
+
+TASKS: dict[str, Task] = {
+    task.name: task
+    for task in (
+        Task("intent", FunctionIntent, "intent.j2", 80, _check_intent),
+        Task("names", BetterNames, "names.j2", 200, _check_names, _old_name_enum),
+        Task("pattern_check", PatternVerdict, "pattern_check.j2", 80, _check_verdict),
+        Task(
+            "pattern_suggest",
+            PatternSuggestion,
+            "pattern_suggest.j2",
+            80,
+            _check_suggestion,
+            _candidate_enum,
+        ),
+        Task("probe", ProbeAnswer, "probe.j2", 24),
+    )
+}
+
+
+def task(name: str) -> Task:
+    return TASKS[name]
+
+
+__all__ = [
+    "CONFIDENCE_VALUE",
+    "IDENTIFIER",
+    "NONE_PATTERN",
+    "TASKS",
+    "BetterNames",
+    "FunctionIntent",
+    "PatternSuggestion",
+    "PatternVerdict",
+    "ProbeAnswer",
+    "Rename",
+    "Task",
+    "task",
+]
