@@ -18,11 +18,13 @@ from specql.store.db import (
     write,
 )
 from specql.store.fts import fts_query, has_search_terms
+from specql.store.llm_log import LLMCallStore
 from specql.store.paths import library_path, specql_home
 
 __all__ = [
     "LATEST_VERSION",
     "MIGRATIONS",
+    "LLMCallStore",
     "Migration",
     "fts5_available",
     "fts_query",
