@@ -454,3 +454,39 @@ def reindex_patterns(
     returns a :class:`~specql.retrieval.ReindexResult`. Unchanged entries cost nothing."""
     with _pattern_index(library, embedder) as index:
         return index.reindex(force=force, progress=progress)
+
+
+# --------------------------------------------------------------------------- the LLM call log
+
+__all__ += ["llm_call_store", "llm_calls", "llm_stats"]
+
+
+@contextmanager
+def llm_call_store(library: PathLike | None = None):
+    """The LLM answer cache and call log of the library file (default
+    ``$SPECQL_HOME/library.db``, created when missing) as a
+    :class:`~specql.store.LLMCallStore`, the store an ``LLMClient`` takes; closed on leaving."""
+    from specql.store import LLMCallStore, library_path, open_db
+
+    conn = open_db(library_path(library))
+    try:
+        yield LLMCallStore(conn)
+    finally:
+        conn.close()
+
+
+def llm_calls(library: PathLike | None = None, **filters) -> list[dict]:
+    """Logged LLM calls, newest first, as dicts of the log's columns. ``filters``: ``limit``
+    (default 50, None for all), ``task``, ``outcome``, ``run_id``, ``since`` (an ISO time or
+    date, or a datetime)."""
+    with llm_call_store(library) as store:
+        return store.calls(**filters)
+
+
+def llm_stats(library: PathLike | None = None, by: str = "task") -> dict:
+    """The LLM calls summed up per value of ``by`` (task, model, backend, outcome or run_id):
+    ``{"by": by, "groups": [...], "total": {...}}``; each summary has calls, cache hits and
+    hit rate, outcome counts, tokens, latency (avg, p50, p95 of calls that reached a model)
+    and cost."""
+    with llm_call_store(library) as store:
+        return {"by": by, "groups": store.stats(by), "total": store.totals()}

@@ -14,6 +14,7 @@ import click
 from rich.console import Console
 
 from specql import __version__, api
+from specql.cli.logs import logs_group
 from specql.cli.output import Status, emit_json, error_json, print_errors, stderr_console
 from specql.cli.patterns import library_option, patterns_group, templates_group
 from specql.errors import SpecqlError, SpecqlErrors
@@ -471,6 +472,7 @@ def reverse_cmd(
 
 cli.add_command(patterns_group)
 cli.add_command(templates_group)
+cli.add_command(logs_group)
 
 
 def main(argv: list[str] | None = None) -> None:
