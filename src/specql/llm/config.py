@@ -103,10 +103,8 @@ def _resolve(settings: LLMSettings, ref: str) -> ModelConfig:
         raise SpecqlError("empty model name")
     if ref in settings.models:
         return settings.models[ref]
-    if ref.lower().endswith(".gguf"):
-        return replace(BUILTIN_MODELS["local"], name=ref, model=str(Path(ref).expanduser()))
     backend, sep, model = ref.partition(":")
-    if sep and backend in BACKENDS:
+    if sep and backend in BACKENDS:  # before the .gguf test: llamacpp:/m/x.gguf is this form
         base = next(
             (m for m in BUILTIN_MODELS.values() if m.backend == backend),
             ModelConfig(ref, backend),
@@ -114,6 +112,8 @@ def _resolve(settings: LLMSettings, ref: str) -> ModelConfig:
         if backend == "llamacpp":
             model = str(Path(model).expanduser()) if model else ""
         return replace(base, name=ref, model=model or base.model)
+    if ref.lower().endswith(".gguf"):
+        return replace(BUILTIN_MODELS["local"], name=ref, model=str(Path(ref).expanduser()))
     known = ", ".join(sorted(settings.models))
     raise SpecqlError(
         f"unknown model {ref!r}: use a configured name ({known}), backend:model"
