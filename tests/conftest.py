@@ -22,15 +22,19 @@ REGISTRY = REPO / "registry" / "domain_registry.yaml"
 
 @pytest.fixture(autouse=True, scope="session")
 def specql_home(tmp_path_factory) -> Path:
-    """SPECQL_HOME for the whole run: the user's ~/.specql is never read or written by tests."""
+    """SPECQL_HOME for the whole run: the user's ~/.specql is never read or written by tests.
+    The AI stage of reverse is off unless a test asks for it (SPECQL_AI=off): a run with the
+    local model takes seconds per function, and the tests of the AI stage say --ai."""
     home = tmp_path_factory.mktemp("specql-home")
-    old = os.environ.get("SPECQL_HOME")
+    saved = {name: os.environ.get(name) for name in ("SPECQL_HOME", "SPECQL_AI")}
     os.environ["SPECQL_HOME"] = str(home)
+    os.environ["SPECQL_AI"] = "off"
     yield home
-    if old is None:
-        os.environ.pop("SPECQL_HOME", None)
-    else:
-        os.environ["SPECQL_HOME"] = old
+    for name, old in saved.items():
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
 
 
 @pytest.fixture

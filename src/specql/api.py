@@ -254,6 +254,11 @@ def reverse(
     retrieval: bool | None = None,
     library: PathLike | None = None,
     embedder=None,
+    ai: str | None = None,
+    model: str | None = None,
+    use_cloud: bool | None = None,
+    max_cost_usd: float | None = None,
+    llm=None,
 ):
     """Reverse-engineer legacy SQL into specs: ``.sql`` files and directories at ``paths``, or
     the live database at ``dsn`` (``schemas`` limits which). One spec per entity is written to
@@ -270,7 +275,15 @@ def reverse(
     search; ``embedder`` defaults to the packaged MiniLM). None: on when the retrieval extra is
     installed; True without it is a SpecqlError saying what to install. A library that cannot
     be searched (e.g. a large one never indexed) costs the matches, with a warning in the
-    report, not the run. A missing path or a bad argument raises SpecqlError.
+    report, not the run.
+
+    ``ai``: ``local`` (the local model suggests intents, names and pattern verdicts; each is
+    validated before it changes anything), ``cloud`` (the same, escalating to the cloud model
+    when a local answer fails or is unsure), ``off``, or None: ``$SPECQL_AI``, else local when
+    the configured model is installed. ``model`` / ``use_cloud`` / ``max_cost_usd`` override
+    the LLM settings (:func:`llm_settings`); ``llm`` is a ready :class:`~specql.llm.Model` to
+    use instead of the configured one (tests, benchmarks). Calls are cached and logged in the
+    library file. A missing path or a bad argument raises SpecqlError.
     """
     from specql.reverse.pipeline import reverse as run_reverse
 
@@ -278,18 +291,186 @@ def reverse(
     if _retrieval_on(retrieval, embedder):
         search = _library_search(library, embedder, k=SIMILAR_K, tier=SIMILAR_TIER)
         lookup = _as_similar_entries(search)
-    return run_reverse(
-        paths,
-        out_dir,
-        dsn=dsn,
-        schemas=schemas,
-        jobs=jobs,
-        resume=resume,
-        progress=progress,
-        report_path=report_path,
-        html_path=html_path,
-        lookup=lookup,
-    )
+    settings = llm_settings(model=model, use_cloud=use_cloud, max_cost_usd=max_cost_usd)
+    mode = ai_mode(ai, settings, given=llm)
+    with _ai_stage(mode, settings, library, llm) as stage:
+        return run_reverse(
+            paths,
+            out_dir,
+            dsn=dsn,
+            schemas=schemas,
+            jobs=jobs,
+            resume=resume,
+            progress=progress,
+            report_path=report_path,
+            html_path=html_path,
+            lookup=lookup,
+            ai=stage,
+        )
+
+
+AI_ENV = "SPECQL_AI"
+AI_CHOICES = ("auto", "local", "cloud", "off")
+
+
+def llm_settings(
+    model: str | None = None, use_cloud: bool | None = None, max_cost_usd: float | None = None
+):
+    """The LLM settings: built-ins < ``$SPECQL_HOME/models.yaml`` < environment < these
+    arguments (see :mod:`specql.llm.config`)."""
+    from specql.llm import load_settings
+    from specql.store import specql_home
+
+    return load_settings(specql_home(), model=model, use_cloud=use_cloud, max_cost_usd=max_cost_usd)
+
+
+def model_missing(config) -> str | None:
+    """Why the model ``config`` cannot run here (a missing package or file), or None."""
+    if config.backend != "llamacpp":
+        return None
+    from specql.llm.backends.llamacpp import llamacpp_missing
+
+    if config.model and not Path(config.model).is_file():
+        return f"model file not found: {config.model}"
+    return llamacpp_missing()
+
+
+def ai_mode(ai: str | None, settings, given=None) -> str:
+    """The AI stage's mode (see :func:`reverse`): ``auto`` becomes local when the default
+    model can run here, else off; ``cloud`` needs a usable cloud model."""
+    import os
+
+    choice = (ai or os.environ.get(AI_ENV) or "auto").strip().lower()
+    if choice not in AI_CHOICES:
+        raise SpecqlError(f"--ai must be one of {', '.join(AI_CHOICES)} (got {choice!r})")
+    if choice == "auto":
+        return "local" if given is not None or model_missing(settings.model()) is None else "off"
+    if choice == "cloud":
+        from specql.llm import LLMError, create_model
+
+        try:
+            create_model(settings.cloud_model).close()
+        except LLMError as exc:
+            raise SpecqlError(f"--ai cloud: {exc.message}") from None
+    return choice
+
+
+def list_models(model: str | None = None) -> dict:
+    """The configured models and settings, for ``specql models list``: each model's backend,
+    what it loads or asks for, whether it is the default or the cloud model, and why it cannot
+    run here (None when it can)."""
+    import os
+
+    from specql.llm.config import config_path
+    from specql.store import specql_home
+
+    settings = llm_settings(model=model)
+    default, cloud = settings.model(), settings.cloud_model
+    rows = []
+    for name, config in sorted(settings.models.items()):
+        key_env = config.option("api_key_env")
+        missing = model_missing(settings.model(name))
+        if missing is None and key_env and not os.environ.get(key_env):
+            missing = f"no API key: set {key_env}"
+        rows.append(
+            {
+                "name": name,
+                "backend": config.backend,
+                "model": config.model or "(packaged Gemma 3 270M)",
+                "default": name == default.name,
+                "cloud": name == cloud.name,
+                "missing": missing,
+            }
+        )
+    return {
+        "config": str(config_path(specql_home())),
+        "default": default.name,
+        "default_from": settings.origin.get("default", "builtin"),
+        "cloud": cloud.name,
+        "use_cloud": settings.use_cloud,
+        "min_confidence": settings.min_confidence,
+        "max_cost_usd": settings.max_cost_usd,
+        "retries": settings.retries,
+        "models": rows,
+    }
+
+
+def set_default_model(ref: str) -> Path:
+    """Make ``ref`` (a configured name, backend:model or a .gguf path) the default model in
+    ``$SPECQL_HOME/models.yaml``; returns the file."""
+    from specql.llm import save_default
+    from specql.store import specql_home
+
+    return save_default(ref, specql_home())
+
+
+PROBE_SQL = "INSERT INTO sales.order_history (order_id, status) SELECT id, status FROM sales.orders"
+
+
+def probe_model(model: str | None = None, library: PathLike | None = None) -> dict:
+    """Load the model (``model`` or the default) and make one grammar-constrained call (the
+    ``probe`` task, never answered from the cache; logged like every call). Returns what
+    happened: ``ok`` is True when the answer validated. A model that cannot load is a
+    SpecqlError."""
+    import time
+
+    from specql.llm import LLMClient, create_model
+    from specql.llm.tasks import TASKS
+    from specql.patterns import PatternLibrary
+    from specql.store.llm_log import LLMCallStore
+
+    settings = llm_settings(model=model)
+    config = settings.model()
+    start = time.perf_counter()
+    llm = create_model(config)
+    try:
+        if hasattr(llm, "load"):
+            llm.load()
+        loaded = time.perf_counter() - start
+        with PatternLibrary.open(library) as lib:
+            client = LLMClient(settings, LLMCallStore(lib.conn), model=llm, use_cache=False)
+            begin = time.perf_counter()
+            result = client.run(TASKS["probe"], {"sql": PROBE_SQL})
+            called = time.perf_counter() - begin
+    finally:
+        llm.close()
+    return {
+        "model": config.name,
+        "ident": config.ident,
+        "backend": config.backend,
+        "grammar": llm.capabilities.json_schema,
+        "load_seconds": round(loaded, 3),
+        "call_seconds": round(called, 3),
+        "attempts": result.attempts,
+        "ok": result.ok,
+        "answer": result.value.model_dump() if result.value is not None else None,
+        "errors": list(result.errors),
+    }
+
+
+@contextmanager
+def _ai_stage(mode: str, settings, library: PathLike | None, llm):
+    """The AI stage of a reverse run (None when ``mode`` is off): the client logs and caches
+    in the library file, and validates pattern names against the library's domain patterns."""
+    if mode == "off":
+        yield None
+        return
+    from dataclasses import replace
+
+    from specql.llm import LLMClient
+    from specql.patterns import PatternLibrary
+    from specql.reverse.ai import AiStage
+    from specql.store.llm_log import LLMCallStore
+
+    if mode == "cloud":
+        settings = replace(settings, use_cloud=True)
+    with PatternLibrary.open(library) as lib:
+        patterns = {p.name: p.description for p in lib.list_patterns(tier=SIMILAR_TIER)}
+        client = LLMClient(settings, LLMCallStore(lib.conn), model=llm)
+        try:
+            yield AiStage(client, patterns, mode)
+        finally:
+            client.close()
 
 
 # What reverse asks the library for each function: the best few domain patterns (tier 2: the

@@ -15,6 +15,7 @@ from rich.console import Console
 
 from specql import __version__, api
 from specql.cli.logs import logs_group
+from specql.cli.models import models_group
 from specql.cli.output import Status, emit_json, error_json, print_errors, stderr_console
 from specql.cli.patterns import library_option, patterns_group, templates_group
 from specql.errors import SpecqlError, SpecqlErrors
@@ -242,6 +243,7 @@ class _ReverseProgress:
         "parse": "parsing files",
         "map": "mapping functions",
         "retrieval": "matching patterns",
+        "ai": "asking the model",
         "assemble": "assembling",
         "write": "writing specs",
     }
@@ -330,6 +332,7 @@ def _print_reverse(report, out_dir: str | None) -> None:
         f"avg confidence {s['avg_confidence']:.2f}",
         f"statements  {s['statements_total']:>5}  {s['converted_pct']}% converted to steps",
         _retrieval_line(s),
+        _ai_line(s),
         f"specs       {s['entities']:>5}  written to {out_dir}"
         if out_dir
         else f"specs       {s['entities']:>5}",
@@ -347,6 +350,20 @@ def _retrieval_line(summary: dict) -> str:
         )
     why = "see the warning above" if state == "failed" else "--retrieval to turn it on"
     return f"retrieval   {state:>5}  ({why})"
+
+
+def _ai_line(summary: dict) -> str:
+    state = summary["ai"]
+    if state in ("local", "cloud"):
+        changes = summary["ai_changes"]
+        changed = ", ".join(f"{n} {kind}" for kind, n in sorted(changes.items())) or "nothing"
+        usage = summary["ai_usage"]
+        return (
+            f"ai          {state:>5}  changed: {changed}; {usage.get('tasks', 0)} task(s),"
+            f" {usage.get('tasks_cached', 0)} cached, ${usage.get('cost_usd', 0):.4f}"
+        )
+    why = "see the warning above" if state == "failed" else "--ai local to turn it on"
+    return f"ai          {state:>5}  ({why})"
 
 
 def _stdout_is_terminal() -> bool:
@@ -396,6 +413,24 @@ def _stdout_is_terminal() -> bool:
     help="Match every function against the pattern library's domain patterns (default: on "
     "when the retrieval extra is installed).",
 )
+@click.option(
+    "--ai",
+    type=click.Choice(["auto", "local", "cloud", "off"]),
+    default=None,
+    help="Let a language model suggest intents, names and pattern verdicts, each validated "
+    "(local: the local model; cloud: local first, escalating unsure or invalid answers to the "
+    "cloud model; default: $SPECQL_AI, else local when the model is installed).",
+)
+@click.option("--model", help="The model for --ai: a configured name, backend:model or .gguf.")
+@click.option(
+    "--use-cloud", is_flag=True, default=None, help="Allow escalation to the cloud model."
+)
+@click.option(
+    "--max-cost",
+    "max_cost_usd",
+    type=click.FloatRange(min=0),
+    help="Cap on the cloud cost of this run in US dollars (default from the settings).",
+)
 @library_option
 def reverse_cmd(
     paths: tuple[str, ...],
@@ -408,6 +443,10 @@ def reverse_cmd(
     jobs: int,
     resume: bool,
     retrieval: bool | None,
+    ai: str | None,
+    model: str | None,
+    use_cloud: bool | None,
+    max_cost_usd: float | None,
     library: str | None,
 ) -> None:
     """Reverse-engineer legacy SQL (.sql files, directories, or a live database) into specs.
@@ -425,6 +464,7 @@ def reverse_cmd(
       specql reverse examples/legacy -o build/legacy-specs --html build/legacy-report.html
       specql reverse legacy/ -o specs/ --jobs 4 --report reverse.json --resume
       specql reverse legacy/ -o specs/ --library team.db --html report.html  # or --no-retrieval
+      specql reverse legacy/ -o specs/ --ai local --html report.html  # or --ai off
       specql reverse --dsn postgresql://app@localhost/legacy --schema shop -o specs/ --json
     """
     if bool(paths) == bool(dsn):
@@ -444,6 +484,10 @@ def reverse_cmd(
             html_path=html_path,
             retrieval=retrieval,
             library=library,
+            ai=ai,
+            model=model,
+            use_cloud=use_cloud,
+            max_cost_usd=max_cost_usd,
         )
     ctx = click.get_current_context()
     for line in report.errors:
@@ -473,6 +517,7 @@ def reverse_cmd(
 cli.add_command(patterns_group)
 cli.add_command(templates_group)
 cli.add_command(logs_group)
+cli.add_command(models_group)
 
 
 def main(argv: list[str] | None = None) -> None:

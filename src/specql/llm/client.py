@@ -131,7 +131,7 @@ class LLMClient:
         model: Model | None = None,
         cloud: Model | None = None,
         run_id: str | None = None,
-        environ: dict | None = None,
+        use_cache: bool = True,
     ) -> None:
         self.settings = settings
         self.store = store if store is not None else MemoryCallStore()
@@ -139,8 +139,9 @@ class LLMClient:
         self.spent_usd = 0.0
         self._model = model
         self._cloud = cloud
-        self._environ = environ
+        self.use_cache = use_cache  # False: always ask the model (still logged)
         self.cloud_unavailable: str | None = None  # why escalation cannot happen, once known
+        self._created: list[Model] = []  # models this client made (and so closes)
 
     # ------------------------------------------------------------------ models
 
@@ -148,6 +149,7 @@ class LLMClient:
     def model(self) -> Model:
         if self._model is None:
             self._model = create_model(self.settings.model())
+            self._created.append(self._model)
         return self._model
 
     def cloud_model(self) -> Model | None:
@@ -158,14 +160,16 @@ class LLMClient:
         if self._cloud is None and self.cloud_unavailable is None:
             try:
                 self._cloud = create_model(self.settings.cloud_model)
+                self._created.append(self._cloud)
             except LLMError as exc:  # e.g. no key: the run goes on with local answers
                 self.cloud_unavailable = exc.message
         return self._cloud
 
     def close(self) -> None:
-        for model in (self._model, self._cloud):
-            if model is not None:
-                model.close()
+        """Close the models this client made (a model passed in stays the caller's)."""
+        for model in self._created:
+            model.close()
+        self._created.clear()
 
     # ------------------------------------------------------------------ running tasks
 
@@ -226,7 +230,7 @@ class LLMClient:
                     "max_tokens": task.max_tokens,
                 }
             )
-            text = self.store.cached_answer(key)
+            text = self.store.cached_answer(key) if self.use_cache else None
             cache_hit = text is not None
             tokens_in = tokens_out = 0
             cost = 0.0

@@ -17,6 +17,8 @@ model under a grammar writes any digits it likes, but it must pick one of three 
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,12 +29,14 @@ from pydantic import BaseModel, Field
 from specql.llm import prompts
 from specql.llm.base import Message
 from specql.llm.structured import output_schema
+from specql.sqltext import identifier_words, sql_words
 
 Confidence = Literal["low", "medium", "high"]
 CONFIDENCE_VALUE = {"low": 0.3, "medium": 0.6, "high": 0.9}
 NONE_PATTERN = "none"
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-MAX_RENAMES = 8
+MAX_RENAMES = 4
+EXAMPLE_ANSWER = "Answer: "  # how a template's few-shot answers start
 
 
 class _Answer(BaseModel):
@@ -47,7 +51,7 @@ class FunctionIntent(_Answer):
 class Rename(_Answer):
     old: Annotated[str, Field(min_length=1, max_length=63)]
     new: Annotated[str, Field(min_length=1, max_length=40)]
-    reason: Annotated[str, Field(max_length=100)]
+    reason: Annotated[str, Field(max_length=60)]
 
 
 class BetterNames(_Answer):
@@ -86,7 +90,21 @@ def _check_intent(value: FunctionIntent, context: dict) -> list[str]:
         errors.append("intent: a sentence of at least three words")
     if value.intent.strip().lower() == str(context.get("name", "")).lower():
         errors.append("intent: say what the function does, not its name")
+    if not _grounded(value.intent, context):
+        errors.append("intent: name what this function works on (its tables, columns, values)")
     return errors
+
+
+def _grounded(text: str, context: dict) -> bool:
+    """Whether ``text`` shares a word of four letters or more with the function itself (its
+    name, what its statements do, its SQL): an answer about something else is not about it."""
+    source = " ".join(
+        [identifier_words(str(context.get("name", ""))), " ".join(context.get("features", ()))]
+    )
+    known = {w for w in _words(source.lower()) if len(w) >= 4}
+    known.update(w for w in sql_words(str(context.get("sql", "")), limit=2000) if len(w) >= 4)
+    said = {w.lower() for w in _words(text) if len(w) >= 4}
+    return bool(known & said)
 
 
 def _check_names(value: BetterNames, context: dict) -> list[str]:
@@ -123,6 +141,42 @@ def _no_checks(value, context: dict) -> list[str]:
     return []
 
 
+def _texts(value, path: str = "") -> list[tuple[str, str]]:
+    """Every string of an answer (or an example answer's data) with its path."""
+    if isinstance(value, BaseModel):
+        value = value.model_dump()
+    if isinstance(value, str):
+        return [(path, value)]
+    if isinstance(value, dict):
+        return [t for k, v in value.items() for t in _texts(v, f"{path}.{k}" if path else k)]
+    if isinstance(value, list):
+        return [t for i, v in enumerate(value) for t in _texts(v, f"{path}.{i}")]
+    return []
+
+
+def _trigrams(text: str) -> set[tuple[str, ...]]:
+    words = [w.lower() for w in _words(text)]
+    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+
+
+def copied_from_examples(value: BaseModel, examples: list[dict]) -> list[str]:
+    """Free-text fields that repeat a few-shot example's text (a small model's favourite
+    answer): the same sentence, or most of its three-word runs."""
+    errors = []
+    example_texts = [text for example in examples for _, text in _texts(example)]
+    for path, text in _texts(value):
+        if len(_words(text)) < 3:
+            continue
+        grams = _trigrams(text)
+        for example in example_texts:
+            other = _trigrams(example)
+            overlap = len(grams & other) / max(1, min(len(grams), len(other)))
+            if text.strip().lower() == example.strip().lower() or overlap >= 0.5:
+                errors.append(f"{path}: copied from the example; describe this function")
+                break
+    return errors
+
+
 # --------------------------------------------------------------------------- tasks
 
 
@@ -144,7 +198,21 @@ class Task:
         return self.narrow(schema, context) if self.narrow is not None else schema
 
     def check(self, value: BaseModel, context: dict) -> list[str]:
-        return self.checks(value, context)
+        return self.checks(value, context) + copied_from_examples(value, self.examples)
+
+    @property
+    def examples(self) -> list[dict]:
+        """The answers of the template's few-shot examples (its ``Answer: {...}`` lines)."""
+        return _example_answers(self.template)
+
+
+@functools.cache
+def _example_answers(template: str) -> list[dict]:
+    answers = []
+    for line in prompts.template_source(template).splitlines():
+        if line.startswith(EXAMPLE_ANSWER):
+            answers.append(json.loads(line.removeprefix(EXAMPLE_ANSWER)))
+    return answers
 
 
 def _candidate_enum(schema: dict, context: dict) -> dict:
@@ -165,7 +233,7 @@ TASKS: dict[str, Task] = {
     task.name: task
     for task in (
         Task("intent", FunctionIntent, "intent.j2", 80, _check_intent),
-        Task("names", BetterNames, "names.j2", 200, _check_names, _old_name_enum),
+        Task("names", BetterNames, "names.j2", 320, _check_names, _old_name_enum),
         Task("pattern_check", PatternVerdict, "pattern_check.j2", 80, _check_verdict),
         Task(
             "pattern_suggest",

@@ -17,7 +17,11 @@
    (:data:`Lookup`; the API builds it over the pattern library, this layer only knows the
    protocol). Retrieval is advice: when it fails the report gets a warning and the run goes
    on without it;
-5. **assemble** (:mod:`specql.reverse.assemble`): actions grouped onto entities or module
+5. **AI** (when an ``ai`` stage is given, :mod:`specql.reverse.ai`): a language model's
+   intent, names and pattern verdicts per function, each validated before it may change
+   anything (an action's description, a finding's score), each recorded in the report; a
+   model that cannot answer costs the suggestions, with a warning, not the run;
+6. **assemble** (:mod:`specql.reverse.assemble`): actions grouped onto entities or module
    specs, every spec valid and round-tripping; each spec's checked YAML written where and as
    :func:`~specql.dsl.write_specs` writes it (unchanged files are not touched; specs an earlier
    run wrote that this run no longer makes are removed).
@@ -58,6 +62,7 @@ from specql.errors import ErrorLevel, SourcePos, SpecqlError
 from specql.reverse import state as st
 from specql.reverse.assemble import EntitySource, FunctionOutcome, assemble
 from specql.reverse.report import (
+    AiEntry,
     EntityEntry,
     FileEntry,
     FunctionEntry,
@@ -70,8 +75,8 @@ from specql.reverse.source import FunctionInfo, SqlModule, TableInfo, TypeInfo, 
 
 SPECS_NAME = ".specql-reverse-specs.json"  # the specs the last run wrote (to remove stale ones)
 
-# progress(stage, done, total, item): stage is "parse", "map", "retrieval", "assemble" or
-# "write".
+# progress(stage, done, total, item): stage is "parse", "map", "retrieval", "ai", "assemble"
+# or "write".
 ProgressFn = Callable[[str, int, int, str], None]
 
 
@@ -415,6 +420,22 @@ def retrieve(
     return found, None
 
 
+# --------------------------------------------------------------------------- stage 5: AI
+
+
+def enhance(
+    stage, outcomes: list[FunctionOutcome], similar, progress: ProgressFn | None = None
+) -> tuple[list[AiEntry | None], str | None]:
+    """Stage 5: the AI stage's suggestions per function (:mod:`specql.reverse.ai`), and the
+    warning line when it stopped (a model that cannot answer) or crashed; the functions it
+    did not reach keep their non-AI result."""
+    try:
+        entries = stage.run(outcomes, similar, progress)
+    except Exception as exc:  # advice again: a bug in it costs the advice, not the run
+        return [None] * len(outcomes), _crash("warning: AI stage skipped", "ai", exc)
+    return entries, stage.stopped
+
+
 # --------------------------------------------------------------------------- the run
 
 
@@ -631,7 +652,9 @@ def _file_entry(pf: ParsedFile, outcomes: list[FunctionOutcome]) -> tuple[FileEn
     return entry, errors, warnings
 
 
-def _function_entry(o: FunctionOutcome, similar: list[SimilarEntry]) -> FunctionEntry:
+def _function_entry(
+    o: FunctionOutcome, similar: list[SimilarEntry], ai_entry: AiEntry | None = None
+) -> FunctionEntry:
     return FunctionEntry(
         name=o.name,
         file=o.file,
@@ -649,6 +672,7 @@ def _function_entry(o: FunctionOutcome, similar: list[SimilarEntry]) -> Function
         variable_purposes=dict(o.variable_purposes),
         features=list(o.features),
         similar=similar,
+        ai=ai_entry,
         ms=o.ms,
         error=o.error,
     )
@@ -715,13 +739,15 @@ def reverse(
     html_path: str | os.PathLike | None = None,
     max_bytes: int | None = None,
     lookup: Lookup | None = None,
+    ai=None,
 ) -> ReverseReport:
     """Reverse-engineer legacy SQL into specs (see the module docstring).
 
     ``paths``: ``.sql`` files and directories (searched recursively), or ``dsn``: a PostgreSQL
     URI whose catalogue is read (``schemas`` limits it). ``out_dir``: where the specs go (None:
     nothing is written, the report is still made). ``lookup``: the retrieval stage's search
-    (:data:`Lookup`; None: no retrieval). Problems in the input are entries of the returned
+    (:data:`Lookup`; None: no retrieval). ``ai``: the AI stage
+    (:class:`specql.reverse.ai.AiStage`; None: off). Problems in the input are entries of the returned
     report (``report.ok`` is False); a missing path or a bad argument raises SpecqlError.
     """
     if (paths is None) == (dsn is None):
@@ -752,7 +778,7 @@ def reverse(
     try:
         with _fewer_collections():
             return _reverse(
-                run, files, sources, dsn, schemas, out, report_path, html_path, started, lookup
+                run, files, sources, dsn, schemas, out, report_path, html_path, started, lookup, ai
             )
     finally:
         run.close()
@@ -804,7 +830,9 @@ def _read_catalog(dsn: str, schemas) -> ParsedFile:
     )
 
 
-def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_path, started, lookup):
+def _reverse(
+    run: _Run, files, sources, dsn, schemas, out, report_path, html_path, started, lookup, ai
+):
     from specql.reverse.parse import link_modules
 
     timings: dict[str, float] = {}
@@ -878,6 +906,14 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
         retrieval = "on" if retrieval_warning is None else "failed"
         lap("retrieval")
 
+    ai_entries = [None] * len(outcomes)
+    ai_state, ai_warning = "off", None
+    if ai is not None:
+        run.tell("ai", 0, len(outcomes), "")
+        ai_entries, ai_warning = enhance(ai, outcomes, similar, run.tell)
+        ai_state = ai.mode if ai_warning is None else "failed"
+        lap("ai")
+
     run.tell("assemble", 0, 1, "")
     assembly = assemble(entity_sources, outcomes)
     run.tell("assemble", 1, 1, "")
@@ -886,14 +922,17 @@ def _reverse(run: _Run, files, sources, dsn, schemas, out, report_path, html_pat
     report = ReverseReport(out_dir=str(out) if out is not None else None, sources=list(sources))
     report.tables = len(tables)
     report.retrieval = retrieval
-    warnings: list[str] = [retrieval_warning] if retrieval_warning else []
+    report.ai = ai_state
+    if ai is not None:
+        report.ai_usage = ai.usage()
+    warnings: list[str] = [w for w in (retrieval_warning, ai_warning) if w]
     for pf, result in zip(parsed, per_file, strict=True):
         entry, file_errors, file_warnings = _file_entry(pf, result)
         report.files.append(entry)
         errors.extend(file_errors)
         warnings.extend(file_warnings)
-    for o, hits in zip(outcomes, similar, strict=True):
-        report.functions.append(_function_entry(o, hits))
+    for o, hits, ai_entry in zip(outcomes, similar, ai_entries, strict=True):
+        report.functions.append(_function_entry(o, hits, ai_entry))
         if o.error is not None and o.error not in assembly.errors:
             errors.append(o.error)
     errors.extend(assembly.errors)

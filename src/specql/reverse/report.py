@@ -112,6 +112,64 @@ class SimilarEntry:
         }
 
 
+AI_STATES = ("off", "local", "cloud", "failed")  # ReverseReport.ai
+
+
+@dataclass
+class AiSuggestion:
+    """One suggestion of the AI stage: ``kind`` (intent, rename, pattern_confirmed,
+    pattern_rejected, pattern_suggested), what it says, which model said it (``source``: local
+    or cloud), whether it passed validation and whether it changed the result."""
+
+    kind: str
+    detail: dict
+    source: str = "local"
+    model: str = ""
+    valid: bool = True
+    applied: bool = False
+    note: str = ""  # why it was not applied, or was refused
+
+    def to_dict(self) -> dict:
+        data = {
+            "kind": self.kind,
+            **self.detail,
+            "source": self.source,
+            "model": self.model,
+            "valid": self.valid,
+            "applied": self.applied,
+        }
+        if self.note:
+            data["note"] = self.note
+        return data
+
+
+@dataclass
+class AiEntry:
+    """What the AI stage did for one function."""
+
+    intent: str | None = None
+    suggestions: list[AiSuggestion] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)  # answers refused or calls failed
+    calls: int = 0
+    models: set[str] = field(default_factory=set)
+    seconds: float = 0.0
+
+    @property
+    def changes(self) -> list[AiSuggestion]:
+        return [s for s in self.suggestions if s.applied]
+
+    def to_dict(self) -> dict:
+        return {
+            "intent": self.intent,
+            "suggestions": [s.to_dict() for s in self.suggestions],
+            "changed": len(self.changes),
+            "errors": list(self.errors),
+            "calls": self.calls,
+            "models": sorted(self.models),
+            "seconds": round(self.seconds, 3),
+        }
+
+
 @dataclass
 class UnconvertedEntry:
     line: int
@@ -140,6 +198,7 @@ class FunctionEntry:
     variable_purposes: dict[str, str] = field(default_factory=dict)
     features: list[str] = field(default_factory=list)  # what its statements do, in words
     similar: list[SimilarEntry] = field(default_factory=list)  # library patterns, best first
+    ai: AiEntry | None = None  # what the AI stage suggested and changed (None: it did not run)
     ms: float = 0.0
     error: str | None = None  # the function could not be turned into a valid action
 
@@ -168,6 +227,8 @@ class FunctionEntry:
             "similar": [s.to_dict() for s in self.similar],
             "ms": round(self.ms, 2),
         }
+        if self.ai is not None:
+            data["ai"] = self.ai.to_dict()
         if self.error is not None:
             data["error"] = self.error
         return data
@@ -236,6 +297,8 @@ class ReverseReport:
     seconds: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)  # seconds per pipeline stage
     retrieval: str = "off"  # one of RETRIEVAL_STATES
+    ai: str = "off"  # one of AI_STATES
+    ai_usage: dict = field(default_factory=dict)  # calls, cache hits, cost of the AI stage
 
     # ---- derived figures
 
@@ -258,6 +321,14 @@ class ReverseReport:
         counts = dict.fromkeys(PARSE_PATHS, 0)
         for fn in self.functions:
             counts[fn.parse_path] = counts.get(fn.parse_path, 0) + 1
+        return counts
+
+    def ai_change_counts(self) -> dict[str, int]:
+        """Applied AI suggestions by kind (what the AI stage changed)."""
+        counts: dict[str, int] = {}
+        for fn in self.functions:
+            for change in fn.ai.changes if fn.ai is not None else ():
+                counts[change.kind] = counts.get(change.kind, 0) + 1
         return counts
 
     def summary(self) -> dict:
@@ -283,6 +354,9 @@ class ReverseReport:
             "converted_pct": round(100 * converted / total, 1) if total else 100.0,
             "retrieval": self.retrieval,
             "functions_with_similar": sum(1 for f in self.functions if f.similar),
+            "ai": self.ai,
+            "ai_changes": self.ai_change_counts(),
+            "ai_usage": dict(self.ai_usage),
             "seconds": round(self.seconds, 3),
             "ok": self.ok,
         }
@@ -454,19 +528,22 @@ def _function_row(fn: FunctionEntry, index: int) -> str:
         details.append(
             f"<div>line {u.line}: <i>{_e(u.reason)}</i><pre>{_e(truncate(u.sql))}</pre></div>"
         )
+    details.extend(_ai_details(fn.ai))
+    ai_count = f", {len(fn.ai.suggestions)} AI suggestion(s)" if fn.ai and fn.ai.suggestions else ""
     if fn.error:
         details.append(f'<div class="err">{_e(fn.error)}</div>')
     more = (
         f"<details><summary>{len(fn.patterns)} pattern(s), {len(fn.unconverted)} "
-        f"unconverted</summary>{''.join(details)}</details>"
+        f"unconverted{ai_count}</summary>{''.join(details)}</details>"
         if details
         else ""
     )
     converted = f"{fn.statements_converted}/{fn.statements_total}" if fn.statements_total else "—"
+    intent = f'<div class="muted">AI: {_e(fn.ai.intent)}</div>' if fn.ai and fn.ai.intent else ""
     share = fn.statements_converted / fn.statements_total if fn.statements_total else 1.0
     return (
         f'<tr id="fn-{index}">'
-        f'<td>{_e(fn.name)}<div class="muted">{_e(fn.file)}:{fn.line}</div></td>'
+        f'<td>{_e(fn.name)}<div class="muted">{_e(fn.file)}:{fn.line}</div>{intent}</td>'
         f'<td>{_e(fn.entity or "")}<div class="muted">{_e(fn.action or "")}</div></td>'
         f'<td class="num" data-sort="{fn.confidence:.4f}">{fn.confidence:.2f}</td>'
         f'<td data-sort="{TRIAGE_ORDER.index(fn.triage)}"><span class="tag" '
@@ -478,6 +555,32 @@ def _function_row(fn: FunctionEntry, index: int) -> str:
         f'<td class="num" data-sort="{fn.ms:.3f}">{fn.ms:.1f}</td>'
         "</tr>"
     )
+
+
+def _ai_details(ai: AiEntry | None) -> list[str]:
+    """What the AI stage suggested for a function: each suggestion with its model, whether it
+    passed validation and whether it changed anything."""
+    if ai is None:
+        return []
+    items = []
+    for s in ai.suggestions:
+        what = ", ".join(f"{k}: {v}" for k, v in s.detail.items())
+        state = "applied" if s.applied else ("valid, not applied" if s.valid else "refused")
+        note = f" — {s.note}" if s.note else ""
+        items.append(
+            f"<li><b>{_e(s.kind)}</b> {_e(what)} <i>({_e(s.source)} {_e(s.model)}: "
+            f"{state}{_e(note)})</i></li>"
+        )
+    items.extend(f'<li class="err">{_e(e)}</li>' for e in ai.errors)
+    if not items:
+        return []
+    return [f'<div><b>AI suggestions</b><ul class="lines">{"".join(items)}</ul></div>']
+
+
+def _ai_card(summary: dict) -> str:
+    if summary["ai"] not in ("local", "cloud"):
+        return summary["ai"]
+    return f"{summary['ai']}: {sum(summary['ai_changes'].values())} change(s)"
 
 
 def _retrieval_card(summary: dict) -> str:
@@ -498,6 +601,7 @@ def render_html(report: ReverseReport) -> str:
         ("statements converted", f"{s['converted_pct']}%"),
         ("errors", s["errors"]),
         ("retrieval", _retrieval_card(s)),
+        ("AI", _ai_card(s)),
     ]
     card_html = "".join(f'<div class="card">{_e(k)}<b>{_e(v)}</b></div>' for k, v in cards)
     triage_bars = [(t, s["triage"][t], _TRIAGE_COLOURS[t]) for t in TRIAGE_ORDER]
