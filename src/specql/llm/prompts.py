@@ -33,7 +33,7 @@ SYSTEM_TEMPLATE = "system.j2"
 def quote_sql(sql: str, limit: int = MAX_SQL_CHARS) -> str:
     """Legacy SQL as fenced data: no comments, at most ``limit`` characters, and no text that
     could pass for the fence."""
-    text = without_comments(sql).strip()
+    text = without_comments(str(sql)).strip()  # str(): a missing value raises UndefinedError
     text = "\n".join(line.rstrip() for line in text.splitlines() if line.strip())
     if len(text) > limit:
         text = text[:limit].rstrip() + "\n... (cut)"
