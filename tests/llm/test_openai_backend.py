@@ -90,6 +90,7 @@ def test_base_url_option_wins_over_environment(monkeypatch):
     ("options", "message"),
     [
         ({"base_url": "file:///etc/passwd"}, "base_url must be an http(s) URL"),
+        ({"base_url": "http://gpu-box:port/v1"}, "base_url must be an http(s) URL"),
         ({"schema_mode": "grammar"}, "schema_mode 'grammar' is not one of json_schema, none"),
         ({"timeout": 0}, "timeout must be a positive number"),
         ({"timeout": "soon"}, "timeout must be a positive number"),
@@ -144,9 +145,19 @@ def failure(server_url: str, **options) -> str:
     return text
 
 
-def test_garbage_body(fake_llm_server):
-    fake_llm_server.reply("<html>Bad gateway</html>")
-    assert "the answer is not JSON (<html>Bad gateway</html>)" in failure(fake_llm_server.url)
+@pytest.mark.parametrize(
+    ("body", "shown"),
+    [
+        ("<html>Bad gateway</html>", "(<html>Bad gateway</html>)"),
+        ("", "(empty body)"),
+        ("[" * 100_000, "([[[["),  # nested past the parser's recursion limit
+        (b"\xff\xfe{}", "(\ufffd\ufffd{})"),
+    ],
+    ids=["html", "empty", "deep", "not-utf8"],
+)
+def test_garbage_body(fake_llm_server, body, shown):
+    fake_llm_server.reply(body)
+    assert f"the answer is not JSON {shown}" in failure(fake_llm_server.url)
 
 
 def test_json_not_an_object(fake_llm_server):

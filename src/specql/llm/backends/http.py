@@ -57,7 +57,11 @@ def server_url(url: str) -> str:
     host = parts.hostname or ""
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port else host
+    try:
+        port = parts.port
+    except ValueError:  # not a number: check_base_url refuses it
+        port = None
+    netloc = f"{host}:{port}" if port else host
     return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
@@ -65,7 +69,11 @@ def check_base_url(url: str, model: str) -> str:
     """``url`` without a trailing slash, or an LLMError when it is not an http(s) URL (urllib
     would otherwise open ``file:`` URLs)."""
     parts = urllib.parse.urlsplit(str(url).strip())
-    if parts.scheme not in _SCHEMES or not parts.hostname:
+    try:
+        valid = parts.scheme in _SCHEMES and bool(parts.hostname) and parts.port != 0
+    except ValueError:  # a port that is not a number
+        valid = False
+    if not valid:
         raise LLMError(f"model {model}: base_url must be an http(s) URL, got {server_url(url)!r}")
     return urllib.parse.urlunsplit(parts).rstrip("/")
 
@@ -132,7 +140,7 @@ def post_json(
         raise _unreachable(where, exc, timeout) from None
     try:
         data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         shown = excerpt(raw, secrets, 60)
         raise LLMError(f"{where}: the answer is not JSON ({shown or 'empty body'})") from None
     if not isinstance(data, dict):
@@ -252,9 +260,11 @@ class HTTPModel:
     def request(
         self, messages: list[Message], schema: dict | None, max_tokens: int, temperature: float
     ) -> Request:
+        """What to send for one call."""
         raise NotImplementedError
 
     def parse(self, data: dict, where: str) -> Answer:
+        """The answer in the server's JSON; an LLMError naming ``where`` when it is missing."""
         raise NotImplementedError
 
     def complete(
