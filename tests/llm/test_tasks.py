@@ -36,11 +36,15 @@ CONTEXT = {
 
 
 def intent(text: str) -> list[str]:
-    return task("intent").check(FunctionIntent(intent=text, confidence="high"), CONTEXT)
+    # built without validation: these are the checks after the schema, tested on their own
+    value = FunctionIntent.model_construct(intent=text, confidence="high")
+    return task("intent").check(value, CONTEXT)
 
 
 def renames(*pairs: tuple[str, str]) -> list[str]:
-    value = BetterNames(renames=[Rename(old=o, new=n, reason="clearer") for o, n in pairs])
+    value = BetterNames.model_construct(
+        renames=[Rename.model_construct(old=o, new=n, reason="clearer") for o, n in pairs]
+    )
     return task("names").check(value, CONTEXT)
 
 
@@ -85,9 +89,9 @@ def test_a_grounded_intent_is_accepted() -> None:
 
 
 def test_an_intent_copied_from_the_example_is_refused() -> None:
-    [example] = task("intent").examples
-    copied = intent(example["intent"])
-    assert "intent: copied from the example; describe this function" in copied
+    for example in task("intent").examples:
+        copied = intent(example["intent"])
+        assert "intent: copied from the example; describe this function" in copied
     reworded = intent("It returns the total of an invoice: the sum of quantity times unit price.")
     assert "intent: copied from the example; describe this function" in reworded
 
