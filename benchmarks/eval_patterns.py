@@ -1,7 +1,11 @@
 """Precision / recall / F1 of the pattern heuristics on a labelled JSONL file.
 
     python benchmarks/eval_patterns.py ../shared/corpus/dev_labeled.jsonl [--threshold 0.5]
-        [--verbose]
+        [--verbose] [--ai off|local|cloud [--model REF]]
+
+``--ai`` runs the rows through the whole reverse pipeline (retrieval, then the AI stage in
+that mode) instead of the heuristics alone; ``--ai off`` and ``--ai local`` give the two
+figures to compare (the AI stage must not lower macro-F1).
 
 Each line of the file is one function: ``id``, ``function_name`` (qualified as in the SQL),
 ``sql`` (the CREATE FUNCTION statement) and ``patterns`` (the hand labels; ``[]`` for a
@@ -154,6 +158,66 @@ def evaluate_rows(rows: list[dict], threshold: float = THRESHOLD) -> tuple[list[
     return results, summary
 
 
+def evaluate_through_reverse(
+    rows: list[dict], ai: str, threshold: float = THRESHOLD, model: str | None = None
+) -> tuple[list[RowResult], dict]:
+    """The same rows through the whole reverse pipeline (``api.reverse``: retrieval when the
+    extra is installed, and the AI stage when ``ai`` is local or cloud, whose validated
+    verdicts can raise a finding's score): predictions are the report's findings >= threshold.
+    Each row is its own .sql file; the pattern library is a fresh one in a temporary home."""
+    import os
+    import tempfile
+
+    from specql import api
+
+    results: list[RowResult] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        src = Path(tmp) / "rows"
+        src.mkdir()
+        files: dict[str, dict] = {}
+        for i, row in enumerate(rows):
+            path = src / f"row{i:05d}.sql"
+            path.write_text(row["sql"], encoding="utf-8")
+            files[str(path)] = row
+        saved_home = os.environ.get("SPECQL_HOME")
+        os.environ.setdefault("SPECQL_HOME", str(Path(tmp) / "home"))
+        try:
+            started = time.perf_counter()
+            report = api.reverse([src], None, ai=ai, model=model)
+            seconds = time.perf_counter() - started
+        finally:
+            if saved_home is None:
+                os.environ.pop("SPECQL_HOME", None)
+        by_file: dict[str, list] = {}
+        for fn in report.functions:
+            by_file.setdefault(fn.file, []).append(fn)
+        for path, row in files.items():
+            res = RowResult(
+                id=row.get("id", "?"), gold=set(row.get("patterns") or ()), predicted=set()
+            )
+            found = by_file.get(path, [])
+            wanted = _norm(row.get("function_name", ""))
+            fn = next((f for f in found if _norm(f.name) == wanted), None)
+            if fn is None and len(found) == 1:
+                fn = found[0]
+            if fn is None:
+                res.error = "function not found by the reverse pipeline"
+            else:
+                res.parse_path = fn.parse_path
+                for p in fn.patterns:
+                    res.scores[p.pattern] = p.score
+                    res.evidence[p.pattern] = p.evidence
+                    if p.score >= threshold:
+                        res.predicted.add(p.pattern)
+            results.append(res)
+    summary = score_results(results, list(PATTERNS))
+    summary["ai"] = report.ai
+    summary["ai_usage"] = report.ai_usage
+    summary["ai_changes"] = report.ai_change_counts()
+    summary["reverse_seconds"] = round(seconds, 2)
+    return results, summary
+
+
 def load_rows(path: Path) -> list[dict]:
     with path.open(encoding="utf-8") as fh:
         return [json.loads(line) for line in fh if line.strip()]
@@ -177,10 +241,15 @@ def _print_table(summary: dict) -> None:
         f"{'macro':<22} {summary['macro_precision']:>6.2f} {summary['macro_recall']:>6.2f} "
         f"{summary['macro_f1']:>6.2f}"
     )
+    speed = (
+        f"facts+heuristics: {summary['analysis_ms_per_function']} ms/function"
+        if "analysis_ms_per_function" in summary
+        else f"reverse --ai {summary['ai']}: {summary['reverse_seconds']} s, "
+        f"AI tasks {summary['ai_usage'].get('tasks', 0)}, changes {summary['ai_changes']}"
+    )
     print(
         f"functions: {summary['functions']}, exact label-set matches: {summary['exact_match']}, "
-        f"negatives with no finding: {summary['negatives_clean']}/{summary['negatives']}, "
-        f"facts+heuristics: {summary['analysis_ms_per_function']} ms/function"
+        f"negatives with no finding: {summary['negatives_clean']}/{summary['negatives']}, {speed}"
     )
 
 
@@ -207,13 +276,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("path", type=Path, help="labelled JSONL (format of dev_labeled.jsonl)")
     ap.add_argument("--threshold", type=float, default=THRESHOLD, help="report findings >= this")
     ap.add_argument("--verbose", action="store_true", help="list false positives / negatives")
+    ap.add_argument(
+        "--ai",
+        choices=("off", "local", "cloud"),
+        help="run the rows through the whole reverse pipeline with this AI mode (default: "
+        "the heuristics alone, without reverse)",
+    )
+    ap.add_argument("--model", help="with --ai: the model (a configured name, backend:model)")
     args = ap.parse_args(argv)
     if not args.path.exists():
         print(f"skipped: {args.path} does not exist (the evaluation corpus is optional)")
         return 0
     rows = load_rows(args.path)
     start = time.perf_counter()
-    results, summary = evaluate_rows(rows, args.threshold)
+    if args.ai is None:
+        results, summary = evaluate_rows(rows, args.threshold)
+    else:
+        results, summary = evaluate_through_reverse(rows, args.ai, args.threshold, args.model)
     elapsed = time.perf_counter() - start
     summary["threshold"] = args.threshold
     summary["seconds"] = round(elapsed, 3)

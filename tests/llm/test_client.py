@@ -44,7 +44,8 @@ def verdict(confidence: str) -> str:
     )
 
 
-def make_settings(tmp_path: Path, file: str = "", **cli) -> LLMSettings:
+def make_settings(tmp_path: Path, file: str = "retries: 2\n", **cli) -> LLMSettings:
+    """Settings from a config file in ``tmp_path`` (two re-asks unless the file says)."""
     if file:
         (tmp_path / CONFIG_FILE).write_text(file, encoding="utf-8")
     return load_settings(tmp_path, env={}, **cli)
@@ -342,7 +343,7 @@ def test_the_cost_cap_skips_a_cloud_call_that_could_pass_it(tmp_path: Path) -> N
     result = client.run(PROBE, PROBE_CONTEXT)
     assert remote.calls == []
     assert (result.outcome, result.source, result.value) == ("skipped", "cloud", None)
-    assert "the run's cost cap of $0.01 is reached" in result.errors[-1]
+    assert "the run's cost cap of $0.0100 is reached" in result.errors[-1]
     assert (store.records[-1].outcome, store.records[-1].escalated) == ("skipped", True)
     assert client.spent_usd == 0.0
 

@@ -49,7 +49,7 @@ def one_line(exc: pytest.ExceptionInfo) -> str:
 def test_without_a_file_every_setting_is_builtin(tmp_path: Path) -> None:
     settings = load_settings(tmp_path, env={})
     assert (settings.default, settings.cloud, settings.use_cloud) == ("local", "cloud", False)
-    assert (settings.min_confidence, settings.max_cost_usd, settings.retries) == (0.5, 0.5, 2)
+    assert (settings.min_confidence, settings.max_cost_usd, settings.retries) == (0.5, 0.5, 1)
     assert set(settings.origin.values()) == {"builtin"}
     assert set(BUILTIN_MODELS) <= set(settings.models)
 

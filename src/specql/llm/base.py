@@ -64,8 +64,14 @@ class ModelConfig:
 
     @property
     def ident(self) -> str:
-        """What the cache and the log call this model: backend and model."""
+        """What the log calls this model: backend and model."""
         return f"{self.backend}:{self.model or 'default'}"
+
+    @property
+    def cache_ident(self) -> str:
+        """What the cache calls this model: two servers may serve models of one name."""
+        base_url = self.option("base_url")
+        return f"{self.ident}@{base_url}" if base_url else self.ident
 
     def cost(self, tokens_in: int, tokens_out: int) -> float:
         """Estimated US dollars of one call (``price_in`` / ``price_out`` are per million

@@ -224,7 +224,7 @@ class LLMClient:
                 break
             key = _hash(
                 {
-                    "model": config.ident,
+                    "model": config.cache_ident,
                     "prompt": [[m.role, m.content] for m in conversation],
                     "schema": _hash(schema),
                     "max_tokens": task.max_tokens,
@@ -240,7 +240,7 @@ class LLMClient:
                 estimate = config.cost(prompt_tokens, task.max_tokens)
                 if estimate and self.spent_usd + estimate > self.settings.max_cost_usd:
                     error = (
-                        f"the run's cost cap of ${self.settings.max_cost_usd:.2f} is reached"
+                        f"the run's cost cap of ${self.settings.max_cost_usd:.4f} is reached"
                         f" (spent ${self.spent_usd:.4f}; this call could cost ${estimate:.4f})"
                     )
                     self._log(task, model, conversation, "skipped", attempt, escalated, error=error)

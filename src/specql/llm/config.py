@@ -8,7 +8,7 @@ The file is ``$SPECQL_HOME/models.yaml`` (``~/.specql/models.yaml``)::
     use_cloud: false          # escalate at all (also --use-cloud / SPECQL_USE_CLOUD=1)
     min_confidence: 0.5       # a validated local answer below this is escalated (when allowed)
     max_cost_usd: 0.50        # per run; calls that would pass it are not made
-    retries: 2                # re-asks with the validation errors after a failed answer
+    retries: 1                # re-asks with the validation errors after a failed answer
     models:
       local: {backend: llamacpp}                      # the packaged Gemma 3 270M
       big:   {backend: llamacpp, model: ~/.specql/models/llama-3.1-8b.gguf,
@@ -70,7 +70,7 @@ class LLMSettings:
     use_cloud: bool = False
     min_confidence: float = 0.5
     max_cost_usd: float = 0.50
-    retries: int = 2
+    retries: int = 1
     # where each setting came from: builtin | file | env | cli (what `specql models list` shows)
     origin: dict[str, str] = field(default_factory=dict)
     home: str = ""  # the specql home: the packaged local model is assembled under it
@@ -240,7 +240,7 @@ def load_settings(
         use_cloud=_bool(values.get("use_cloud", False), f"{where}: use_cloud"),
         min_confidence=_number(values.get("min_confidence", 0.5), f"{where}: min_confidence"),
         max_cost_usd=_number(values.get("max_cost_usd", 0.50), "max_cost_usd"),
-        retries=_number(values.get("retries", 2), "retries", int),
+        retries=_number(values.get("retries", 1), "retries", int),
         origin=origin,
         home=str(Path(home).expanduser()),
     )

@@ -37,14 +37,21 @@ NONE_PATTERN = "none"
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 MAX_RENAMES = 4
 EXAMPLE_ANSWER = "Answer: "  # how a template's few-shot answers start
+COPY_OVERLAP = 0.5  # share of three-word runs an answer may have in common with an example
+COPY_MIN_TRIGRAMS = 4
 
 
 class _Answer(BaseModel):
     model_config = {"extra": "forbid"}
 
 
+# A sentence of words: under a grammar a small model otherwise fills the string with digits
+# or underscores.
+SENTENCE = r"^[A-Z][a-z]+( [A-Za-z_]+[,.:]?){3,28}$"
+
+
 class FunctionIntent(_Answer):
-    intent: Annotated[str, Field(min_length=12, max_length=160)]
+    intent: Annotated[str, Field(min_length=12, max_length=160, pattern=SENTENCE)]
     confidence: Confidence
 
 
@@ -170,8 +177,12 @@ def copied_from_examples(value: BaseModel, examples: list[dict]) -> list[str]:
         grams = _trigrams(text)
         for example in example_texts:
             other = _trigrams(example)
+            # short texts share a phrase by chance ("the id of the ..."): only equality counts
+            long_enough = min(len(grams), len(other)) >= COPY_MIN_TRIGRAMS
             overlap = len(grams & other) / max(1, min(len(grams), len(other)))
-            if text.strip().lower() == example.strip().lower() or overlap >= 0.5:
+            if text.strip().lower() == example.strip().lower() or (
+                long_enough and overlap >= COPY_OVERLAP
+            ):
                 errors.append(f"{path}: copied from the example; describe this function")
                 break
     return errors
