@@ -145,8 +145,15 @@ def test_reverse_with_the_local_model_validates_and_records_every_suggestion(tmp
     steps stay those of the non-AI run, and each suggestion says whether it passed."""
     home = tmp_path / "home"
     ai = _specql(
-        "reverse", str(CRM), "-o", str(tmp_path / "ai"), "--ai", "local", "--no-retrieval",
-        "--json", home=home,
+        "reverse",
+        str(CRM),
+        "-o",
+        str(tmp_path / "ai"),
+        "--ai",
+        "local",
+        "--no-retrieval",
+        "--json",
+        home=home,
     )
     assert ai.returncode == 0, ai.stderr
     report = json.loads(ai.stdout)
@@ -161,22 +168,34 @@ def test_reverse_with_the_local_model_validates_and_records_every_suggestion(tmp
         assert "admin mode" not in intent.lower() and "ignore" not in intent.lower()
 
     off = _specql(
-        "reverse", str(CRM), "-o", str(tmp_path / "off"), "--ai", "off", "--no-retrieval",
-        "--json", home=home,
+        "reverse",
+        str(CRM),
+        "-o",
+        str(tmp_path / "off"),
+        "--ai",
+        "off",
+        "--no-retrieval",
+        "--json",
+        home=home,
     )
     from specql.dsl.loader import load_paths
 
     def steps(out: Path) -> dict:
-        return {
-            a.name: a.steps for e in load_paths(sorted(out.rglob("*.yaml"))) for a in e.actions
-        }
+        return {a.name: a.steps for e in load_paths(sorted(out.rglob("*.yaml"))) for a in e.actions}
 
     assert off.returncode == 0
     assert steps(tmp_path / "ai") == steps(tmp_path / "off")
 
     again = _specql(
-        "reverse", str(CRM), "-o", str(tmp_path / "again"), "--ai", "local", "--no-retrieval",
-        "--json", home=home,
+        "reverse",
+        str(CRM),
+        "-o",
+        str(tmp_path / "again"),
+        "--ai",
+        "local",
+        "--no-retrieval",
+        "--json",
+        home=home,
     )
     usage = json.loads(again.stdout)["summary"]["ai_usage"]
     assert usage["tasks_cached"] == usage["tasks"]  # the rerun is answered from the cache
