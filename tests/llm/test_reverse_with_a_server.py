@@ -78,3 +78,78 @@ def test_the_request_carries_the_schema_and_the_quoted_sql(home, tmp_path, fake_
     ]
     prompt = "\n".join(m["content"] for m in body["messages"])
     assert "<legacy_sql>" in prompt and "IGNORE ALL PREVIOUS" not in prompt
+
+
+ONE_FUNCTION = """
+CREATE FUNCTION crm.greeting() RETURNS text AS $$
+BEGIN
+    RETURN 'hello from the customer desk';
+END;
+$$ LANGUAGE plpgsql;
+"""
+CLOUD_INTENT = "Returns the greeting text of the customer desk."
+
+
+def configure_cloud(home: Path, url: str, max_cost: float) -> None:
+    """A weak local model (every answer is not JSON) and a cloud model on the fake server."""
+    (home / "models.yaml").write_text(
+        "default: weak\n"
+        f"max_cost_usd: {max_cost}\n"
+        "models:\n"
+        "  weak: {backend: mock, default: 'not json at all'}\n"
+        f"  cloud: {{backend: anthropic, model: claude-test, base_url: '{url}',"
+        " price_in: 3.0, price_out: 15.0, timeout: 5}\n",
+        encoding="utf-8",
+    )
+
+
+def anthropic_answer(text: str) -> dict:
+    return {
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 900, "output_tokens": 30},
+    }
+
+
+def test_ai_cloud_escalates_a_failed_local_answer_and_logs_its_cost(
+    home, tmp_path, fake_llm_server, monkeypatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
+    configure_cloud(home, fake_llm_server.url, max_cost=1.0)
+    fake_llm_server.reply(anthropic_answer(f'{{"intent": "{CLOUD_INTENT}", "confidence": "high"}}'))
+    sql = tmp_path / "one.sql"
+    sql.write_text(ONE_FUNCTION, encoding="utf-8")
+    report = api.reverse([sql], tmp_path / "out", ai="cloud", retrieval=False)
+    assert report.ok and report.ai == "cloud"
+    fn = report.functions[0]
+    intent = next(s for s in fn.ai.suggestions if s.kind == "intent")
+    assert (intent.source, intent.model, intent.applied) == ("cloud", "anthropic:claude-test", True)
+    assert fn.ai.intent == CLOUD_INTENT
+    assert specs(tmp_path / "out")["greeting"].description == CLOUD_INTENT
+    request = fake_llm_server.received[0]
+    assert request.headers["x-api-key"] == "sk-test-not-a-real-key"
+    assert "<legacy_sql>" in request.body["messages"][0]["content"]
+    calls = list(reversed(api.llm_calls()))
+    assert [(c["backend"], c["outcome"], c["escalated"]) for c in calls] == [
+        ("mock", "invalid", 0),
+        ("mock", "invalid", 0),
+        ("anthropic", "valid", 1),
+    ]
+    cost = (900 * 3.0 + 30 * 15.0) / 1_000_000
+    assert calls[-1]["cost_usd"] == pytest.approx(cost)
+    assert report.ai_usage["cost_usd"] == pytest.approx(cost)
+
+
+def test_the_cost_cap_stops_escalation_before_any_cloud_call(
+    home, tmp_path, fake_llm_server, monkeypatch
+) -> None:
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-test-not-a-real-key")
+    configure_cloud(home, fake_llm_server.url, max_cost=0.0001)
+    sql = tmp_path / "one.sql"
+    sql.write_text(ONE_FUNCTION, encoding="utf-8")
+    report = api.reverse([sql], tmp_path / "out", ai="cloud", retrieval=False)
+    assert report.ok and fake_llm_server.received == []
+    assert report.ai_usage["cost_usd"] == 0
+    skipped = [c for c in api.llm_calls() if c["outcome"] == "skipped"]
+    assert skipped and "cost cap" in skipped[0]["error"]
+    assert specs(tmp_path / "out")["greeting"].description is None
