@@ -81,6 +81,15 @@ class RowResult:
     parse_path: str = ""
     error: str | None = None
 
+    def add_findings(self, findings, threshold: float) -> None:
+        """Pattern findings (``pattern``, ``score``, ``evidence``); those >= threshold are
+        the prediction."""
+        for f in findings:
+            self.scores[f.pattern] = f.score
+            self.evidence[f.pattern] = f.evidence
+            if f.score >= threshold:
+                self.predicted.add(f.pattern)
+
 
 def prf(tp: int, fp: int, fn: int) -> tuple[float, float, float]:
     """Precision, recall, F1; an empty denominator counts as 0 (never as a free 1.0)."""
@@ -146,11 +155,7 @@ def evaluate_rows(rows: list[dict], threshold: float = THRESHOLD) -> tuple[list[
             findings = detect_patterns(extract_facts(fn), threshold=0.0)
             analysis_seconds += time.perf_counter() - started
             analysed += 1
-            for f in findings:
-                res.scores[f.pattern] = f.score
-                res.evidence[f.pattern] = f.evidence
-                if f.score >= threshold:
-                    res.predicted.add(f.pattern)
+            res.add_findings(findings, threshold)
         results.append(res)
     summary = score_results(results, list(PATTERNS))
     # facts + heuristics only (the parse stage is timed by its own benchmark)
@@ -204,11 +209,7 @@ def evaluate_through_reverse(
                 res.error = "function not found by the reverse pipeline"
             else:
                 res.parse_path = fn.parse_path
-                for p in fn.patterns:
-                    res.scores[p.pattern] = p.score
-                    res.evidence[p.pattern] = p.evidence
-                    if p.score >= threshold:
-                        res.predicted.add(p.pattern)
+                res.add_findings(fn.patterns, threshold)
             results.append(res)
     summary = score_results(results, list(PATTERNS))
     summary["ai"] = report.ai

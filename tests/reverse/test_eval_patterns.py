@@ -116,3 +116,44 @@ def test_dev_set_meets_the_issue_targets(ev) -> None:
     assert summary["macro_f1"] >= 0.75
     low = {p: m["recall"] for p, m in summary["per_pattern"].items() if m["recall"] < 0.5}
     assert not low, low
+
+
+def test_through_reverse_with_the_ai_off_predicts_what_the_heuristics_predict(ev) -> None:
+    rows = ev.load_rows(SMALL)
+    direct, _ = ev.evaluate_rows(rows)
+    through, summary = ev.evaluate_through_reverse(rows, "off")
+    assert [r.predicted for r in through] == [r.predicted for r in direct]
+    assert summary["ai"] == "off" and summary["ai_usage"] == {}
+
+
+def test_through_reverse_with_a_mock_model_that_confirms_everything(ev, monkeypatch) -> None:
+    """Validated confirmations raise scores that are already predictions, and suggestions
+    stay below the threshold: the predicted sets cannot change, whatever the model says."""
+    from specql import api
+    from specql.llm.backends.mock import MockModel
+
+    def confirm(messages, schema):
+        fields = schema["properties"]
+        if "implements" in fields:
+            return '{"implements": true, "confidence": "high", "reason": "the rows say so"}'
+        if "pattern" in fields:
+            return json.dumps(
+                {
+                    "pattern": fields["pattern"]["enum"][0],
+                    "confidence": "high",
+                    "reason": "close enough",
+                }
+            )
+        if "renames" in fields:
+            return '{"renames": []}'
+        return '{"intent": "Does something with the rows of a table.", "confidence": "low"}'
+
+    real = api.reverse
+    monkeypatch.setattr(
+        api, "reverse", lambda *a, **k: real(*a, **{**k, "llm": MockModel().push(*[confirm] * 999)})
+    )
+    rows = ev.load_rows(SMALL)
+    direct, _ = ev.evaluate_rows(rows)
+    through, summary = ev.evaluate_through_reverse(rows, "local")
+    assert summary["ai"] == "local" and summary["ai_usage"]["tasks"] > 0
+    assert [r.predicted for r in through] == [r.predicted for r in direct]
