@@ -291,8 +291,10 @@ def reverse(
     if _retrieval_on(retrieval, embedder):
         search = _library_search(library, embedder, k=SIMILAR_K, tier=SIMILAR_TIER)
         lookup = _as_similar_entries(search)
-    settings = llm_settings(model=model, use_cloud=use_cloud, max_cost_usd=max_cost_usd)
-    mode = ai_mode(ai, settings, given=llm)
+    settings = None  # read only when the AI may run: `--ai off` never needs models.yaml
+    if ai_choice(ai) != "off":
+        settings = llm_settings(model=model, use_cloud=use_cloud, max_cost_usd=max_cost_usd)
+    mode = "off" if settings is None else ai_mode(ai, settings, given=llm)
     with _ai_stage(mode, settings, library, llm) as stage:
         return run_reverse(
             paths,
@@ -335,14 +337,20 @@ def model_missing(config) -> str | None:
     return llamacpp_missing()
 
 
-def ai_mode(ai: str | None, settings, given=None) -> str:
-    """The AI stage's mode (see :func:`reverse`): ``auto`` becomes local when the default
-    model can run here, else off; ``cloud`` needs a usable cloud model."""
+def ai_choice(ai: str | None) -> str:
+    """``ai``, else ``$SPECQL_AI``, else auto; checked."""
     import os
 
     choice = (ai or os.environ.get(AI_ENV) or "auto").strip().lower()
     if choice not in AI_CHOICES:
         raise SpecqlError(f"--ai must be one of {', '.join(AI_CHOICES)} (got {choice!r})")
+    return choice
+
+
+def ai_mode(ai: str | None, settings, given=None) -> str:
+    """The AI stage's mode (see :func:`reverse`): ``auto`` becomes local when the default
+    model can run here, else off; ``cloud`` needs a usable cloud model."""
+    choice = ai_choice(ai)
     if choice == "auto":
         return "local" if given is not None or model_missing(settings.model()) is None else "off"
     if choice == "cloud":

@@ -109,3 +109,12 @@ def test_reverse_with_a_model_that_cannot_answer_warns_and_succeeds(home, tmp_pa
     assert list((tmp_path / "out").rglob("*.yaml"))
     logged = invoke("logs", "list", "--json")
     assert [c["outcome"] for c in json.loads(logged.stdout)] == ["error"] * 3
+
+
+def test_reverse_without_the_ai_never_reads_the_model_settings(home, tmp_path) -> None:
+    home.mkdir(parents=True)
+    (home / "models.yaml").write_text("default: [broken\n", encoding="utf-8")
+    off = invoke("reverse", str(CRM), "-o", str(tmp_path / "out"), "--ai", "off")
+    assert off.exit_code == 0, off.output
+    local = invoke("reverse", str(CRM), "-o", str(tmp_path / "out2"), "--ai", "local")
+    assert local.exit_code == 1 and "models.yaml:2:1: invalid YAML" in local.output
