@@ -183,3 +183,22 @@ def test_a_verdict_needs_a_reason_in_words() -> None:
         implements=True, confidence="high", reason="it sets deleted_at instead of deleting"
     )
     assert check.check(worded, CONTEXT) == []
+
+
+@pytest.mark.parametrize(
+    "intent, refused",
+    [
+        # one telling four-word run of the second example ("before it is saved"): a near copy
+        ("Stamps an order with the time of shipping before it is saved.", True),
+        ("Marks an order as shipped and records when it left.", False),
+        # about the table the function writes (plural or not), not its name
+        ("Adds a row to the shipments of a customer.", False),
+        # about nothing this function touches
+        ("Keeps a running balance of loyalty points.", True),
+    ],
+)
+def test_an_intent_must_be_its_own_and_about_the_functions_name_or_tables(intent, refused):
+    task = TASKS["intent"]
+    context = {"name": "shop.ship_order", "tables": ["shop.shipment"]}
+    errors = task.check(FunctionIntent.model_construct(intent=intent, confidence="high"), context)
+    assert bool(errors) is refused, errors

@@ -29,7 +29,7 @@ from pydantic import BaseModel, Field
 from specql.llm import prompts
 from specql.llm.base import Message
 from specql.llm.structured import output_schema
-from specql.sqltext import identifier_words, sql_words
+from specql.sqltext import identifier_words
 
 Confidence = Literal["low", "medium", "high"]
 CONFIDENCE_VALUE = {"low": 0.3, "medium": 0.6, "high": 0.9}
@@ -39,6 +39,10 @@ MAX_RENAMES = 4
 EXAMPLE_ANSWER = "Answer: "  # how a template's few-shot answers start
 COPY_OVERLAP = 0.5  # share of three-word runs an answer may have in common with an example
 COPY_MIN_TRIGRAMS = 4
+# Words of names that say nothing about what a function works on.
+GENERIC_WORDS = frozenset(
+    ["trg", "fn", "tg", "get", "set", "do", "run", "new", "old", "row", "the", "all", "tbl"]
+)
 
 
 class _Answer(BaseModel):
@@ -102,16 +106,21 @@ def _check_intent(value: FunctionIntent, context: dict) -> list[str]:
     return errors
 
 
+def _stem(word: str) -> str:
+    word = word.lower()
+    return word[:-1] if len(word) > 3 and word.endswith("s") else word
+
+
 def _grounded(text: str, context: dict) -> bool:
-    """Whether ``text`` shares a word of four letters or more with the function itself (its
-    name, what its statements do, its SQL): an answer about something else is not about it."""
-    source = " ".join(
-        [identifier_words(str(context.get("name", ""))), " ".join(context.get("features", ()))]
-    )
-    known = {w for w in _words(source.lower()) if len(w) >= 4}
-    known.update(w for w in sql_words(str(context.get("sql", "")), limit=2000) if len(w) >= 4)
-    said = {w.lower() for w in _words(text) if len(w) >= 4}
-    return bool(known & said)
+    """Whether ``text`` names what the function works on: a word (plural or not) of its own
+    name or of a table it touches, schemas left out. A sentence about something else — or a
+    generic one that fits every function — is not about this one."""
+    names = [str(context.get("name", "")), *context.get("tables", ())]
+    subjects = {
+        _stem(w) for name in names for w in identifier_words(name.rpartition(".")[2]).split()
+    }
+    subjects = {w for w in subjects if len(w) >= 3 and w not in GENERIC_WORDS}
+    return bool(subjects & {_stem(w) for w in _words(text)})
 
 
 def _check_names(value: BetterNames, context: dict) -> list[str]:
@@ -161,27 +170,38 @@ def _texts(value, path: str = "") -> list[tuple[str, str]]:
     return []
 
 
-def _trigrams(text: str) -> set[tuple[str, ...]]:
+def _runs(text: str, n: int) -> set[tuple[str, ...]]:
+    """The runs of ``n`` consecutive words of ``text``, lowercased."""
     words = [w.lower() for w in _words(text)]
-    return {tuple(words[i : i + 3]) for i in range(len(words) - 2)}
+    return {tuple(words[i : i + n]) for i in range(len(words) - n + 1)}
+
+
+def _telling(run: tuple[str, ...]) -> bool:
+    """A run with a word of five letters or more: "before it is saved" says something, "the id
+    of the" does not."""
+    return any(len(w) >= 5 for w in run)
 
 
 def copied_from_examples(value: BaseModel, examples: list[dict]) -> list[str]:
     """Free-text fields that repeat a few-shot example's text (a small model's favourite
-    answer): the same sentence, or most of its three-word runs."""
+    answer, often with a word or two changed): the same sentence, most of its three-word runs,
+    or one of its telling four-word runs."""
     errors = []
     example_texts = [text for example in examples for _, text in _texts(example)]
     for path, text in _texts(value):
         if len(_words(text)) < 3:
             continue
-        grams = _trigrams(text)
+        grams = _runs(text, 3)
+        fours = {run for run in _runs(text, 4) if _telling(run)}
         for example in example_texts:
-            other = _trigrams(example)
+            other = _runs(example, 3)
             # short texts share a phrase by chance ("the id of the ..."): only equality counts
             long_enough = min(len(grams), len(other)) >= COPY_MIN_TRIGRAMS
             overlap = len(grams & other) / max(1, min(len(grams), len(other)))
-            if text.strip().lower() == example.strip().lower() or (
-                long_enough and overlap >= COPY_OVERLAP
+            if (
+                text.strip().lower() == example.strip().lower()
+                or (long_enough and overlap >= COPY_OVERLAP)
+                or fours & _runs(example, 4)
             ):
                 errors.append(f"{path}: copied from the example; describe this function")
                 break

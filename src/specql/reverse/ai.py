@@ -113,6 +113,7 @@ class AiStage:
             "name": outcome.name,
             "kind": outcome.kind,
             "features": list(outcome.features),
+            "tables": sorted({*outcome.writes, *outcome.tables_written, *outcome.tables_read}),
             "sql": outcome.body,
             "candidates": candidates,
             "candidates_names": [c["name"] for c in candidates],
