@@ -125,7 +125,9 @@ def test_ai_cloud_escalates_a_failed_local_answer_and_logs_its_cost(
     intent = next(s for s in fn.ai.suggestions if s.kind == "intent")
     assert (intent.source, intent.model, intent.applied) == ("cloud", "anthropic:claude-test", True)
     assert fn.ai.intent == CLOUD_INTENT
-    assert specs(tmp_path / "out")["greeting"].description == CLOUD_INTENT
+    assert specs(tmp_path / "out")["greeting"].description == (
+        f"{CLOUD_INTENT} (suggested by anthropic:claude-test, unreviewed)"
+    )
     request = fake_llm_server.received[0]
     assert request.headers["x-api-key"] == "sk-test-not-a-real-key"
     assert "<legacy_sql>" in request.body["messages"][0]["content"]

@@ -98,7 +98,8 @@ def test_a_validated_intent_becomes_the_action_description_with_its_source(tmp_p
         True,
         True,
     )
-    described = [a for a in actions(out).values() if a.description == fn.ai.intent]
+    wanted = f"{fn.ai.intent} (suggested by mock:default, unreviewed)"
+    described = [a for a in actions(out).values() if a.description == wanted]
     assert described, "the intent was not written into the spec"
     assert report.ai == "local"
     assert report.summary()["ai_changes"]["intent"] >= 1

@@ -4,7 +4,9 @@ before it may change anything, and each recorded with its source.
 Per function, in this order:
 
 1. **intent** — one sentence saying what the function does. Validated (a sentence, one line,
-   bounded) it becomes the action's ``description`` when the action has none.
+   bounded) it becomes the action's ``description`` when the action has none, marked as an
+   unreviewed suggestion of the model that wrote it (:func:`ai_description`): a spec reader
+   must see that no human wrote or checked it.
 2. **names** — clearer names for unclear parameters and variables (``p1``, ``v_x``, ``tmp``).
    A rename must name an existing parameter or variable, be a lower_snake_case identifier, not
    an SQL reserved word and not clash. Renames are *suggested*, never applied: a rename would
@@ -59,6 +61,11 @@ AI_SKIPPED = "warning: AI stage stopped"
 _UNCLEAR = re.compile(
     r"^(?:[a-z]{1,2}\d*|[a-z]\d+|(?:tmp|temp|var|val|rec|res|ret|aux)\d*|[vp]_[a-z]{1,2}\d*)$"
 )
+
+
+def ai_description(intent: str, model: str) -> str:
+    """An action description written from a model's intent, saying so."""
+    return f"{intent} (suggested by {model}, unreviewed)"
 
 
 def unclear_name(name: str) -> bool:
@@ -134,7 +141,7 @@ class AiStage:
         entry.intent = intent
         applied = outcome.action is not None and not outcome.action.description
         if applied:
-            outcome.action.description = intent
+            outcome.action.description = ai_description(intent, result.model)
         entry.suggestions.append(
             AiSuggestion(
                 "intent",
@@ -288,5 +295,6 @@ __all__ = [
     "CONFIRM_CAP",
     "SUGGESTION_SCORE",
     "AiStage",
+    "ai_description",
     "unclear_name",
 ]
