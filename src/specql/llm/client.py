@@ -2,10 +2,11 @@
 
 :meth:`LLMClient.run` renders the task's prompt, then per attempt:
 
-1. refuses a prompt that does not fit the model's context (an ``error`` outcome, no call);
-2. answers from the cache when this model already answered this exact prompt under this
-   schema (key: model, prompt hash, schema hash, max_tokens);
-3. otherwise calls the model (a cloud call only while the run's cost stays under its cap);
+1. answers from the cache when this model already answered this exact prompt under this
+   schema (key: model, prompt hash, schema hash, max_tokens) — without touching the model;
+2. otherwise refuses a prompt that does not fit the model's context (an ``error`` outcome,
+   no call) and a cloud call that could pass the run's cost cap (``skipped``);
+3. otherwise calls the model;
 4. validates the answer (schema, then the task's own checks); on failure the errors go back
    to the model in a new message, up to ``retries`` times.
 
@@ -213,15 +214,6 @@ class LLMClient:
         conversation = list(messages)
         for attempt in range(1, self.settings.retries + 2):
             result.attempts = attempt
-            prompt_tokens = sum(model.count_tokens(m.content) for m in conversation)
-            if prompt_tokens + task.max_tokens > model.context_size:
-                error = (
-                    f"the prompt is {prompt_tokens} tokens; with {task.max_tokens} for the answer"
-                    f" it does not fit the model's context of {model.context_size}"
-                )
-                self._log(task, model, conversation, "error", attempt, escalated, error=error)
-                result.outcome, result.errors = "error", [*result.errors, error]
-                break
             key = _hash(
                 {
                     "model": config.cache_ident,
@@ -230,6 +222,8 @@ class LLMClient:
                     "max_tokens": task.max_tokens,
                 }
             )
+            # A cached answer needs no model: it is looked up before the prompt is measured
+            # (counting tokens loads a local model).
             text = self.store.cached_answer(key) if self.use_cache else None
             cache_hit = text is not None
             tokens_in = tokens_out = 0
@@ -237,14 +231,10 @@ class LLMClient:
             start = time.perf_counter()
             if text is None:
                 all_cached = False
-                estimate = config.cost(prompt_tokens, task.max_tokens)
-                if estimate and self.spent_usd + estimate > self.settings.max_cost_usd:
-                    error = (
-                        f"the run's cost cap of ${self.settings.max_cost_usd:.4f} is reached"
-                        f" (spent ${self.spent_usd:.4f}; this call could cost ${estimate:.4f})"
-                    )
-                    self._log(task, model, conversation, "skipped", attempt, escalated, error=error)
-                    result.outcome, result.errors = "skipped", [*result.errors, error]
+                refused, error = self._refusal(model, conversation, task.max_tokens)
+                if refused is not None:
+                    self._log(task, model, conversation, refused, attempt, escalated, error=error)
+                    result.outcome, result.errors = refused, [*result.errors, error]
                     break
                 try:
                     completion = model.complete(
@@ -300,6 +290,26 @@ class LLMClient:
             ]
         result.cached = all_cached and result.attempts > 0
         return result
+
+    def _refusal(
+        self, model: Model, conversation: list[Message], max_tokens: int
+    ) -> tuple[str | None, str]:
+        """Why a call must not be made: ``("error", why)`` for a prompt that does not fit the
+        model's context, ``("skipped", why)`` for one that could pass the run's cost cap;
+        ``(None, "")`` when it may be made."""
+        prompt_tokens = sum(model.count_tokens(m.content) for m in conversation)
+        if prompt_tokens + max_tokens > model.context_size:
+            return "error", (
+                f"the prompt is {prompt_tokens} tokens; with {max_tokens} for the answer"
+                f" it does not fit the model's context of {model.context_size}"
+            )
+        estimate = model.config.cost(prompt_tokens, max_tokens)
+        if estimate and self.spent_usd + estimate > self.settings.max_cost_usd:
+            return "skipped", (
+                f"the run's cost cap of ${self.settings.max_cost_usd:.4f} is reached"
+                f" (spent ${self.spent_usd:.4f}; this call could cost ${estimate:.4f})"
+            )
+        return None, ""
 
     def _log(
         self,
