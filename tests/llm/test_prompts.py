@@ -38,7 +38,6 @@ def context(sql: str = HOSTILE_SQL, **changes) -> dict:
         "features": ["updates orders", "sets deleted_at"],
         "sql": sql,
         "candidates": candidates,
-        "candidates_names": [c["name"] for c in candidates],
         "pattern": "soft_delete",
         "description": "marks a row deleted with a timestamp instead of removing it",
         "variables": [{"name": "p_id", "type": "integer"}, {"name": "v_x", "type": "numeric"}],

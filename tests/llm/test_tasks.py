@@ -28,8 +28,10 @@ CONTEXT = {
     "kind": "function",
     "features": ["updates orders"],
     "sql": SQL,
-    "candidates": [{"name": "soft_delete", "description": "marks a row deleted"}],
-    "candidates_names": ["soft_delete", "audit_trail"],
+    "candidates": [
+        {"name": "soft_delete", "description": "marks a row deleted"},
+        {"name": "audit_trail", "description": "keeps the old and new values of a row"},
+    ],
     "names": ["p1", "v_x"],
     "taken": ["p1", "v_x", "status"],
 }
@@ -168,7 +170,7 @@ def test_the_suggestion_schema_is_the_candidates_and_none() -> None:
         "type": "string",
         "enum": ["soft_delete", "audit_trail", NONE_PATTERN],
     }
-    alone = task("pattern_suggest").schema({**CONTEXT, "candidates_names": []})
+    alone = task("pattern_suggest").schema({**CONTEXT, "candidates": []})
     assert alone["properties"]["pattern"]["enum"] == [NONE_PATTERN]
     # narrowing copies: one context's enum does not leak into the task's schema
     assert "enum" not in output_schema(PatternSuggestion)["properties"]["pattern"]

@@ -146,8 +146,13 @@ def _check_verdict(value: PatternVerdict, context: dict) -> list[str]:
     return [] if _words(value.reason) else ["reason: say why, in words"]
 
 
+def _candidate_names(context: dict) -> list[str]:
+    """The names of the retrieved patterns the prompt offers (``candidates``)."""
+    return [candidate["name"] for candidate in context.get("candidates", ())]
+
+
 def _check_suggestion(value: PatternSuggestion, context: dict) -> list[str]:
-    allowed = [*context.get("candidates_names", ()), NONE_PATTERN]
+    allowed = [*_candidate_names(context), NONE_PATTERN]
     if value.pattern not in allowed:
         return [f"pattern: {value.pattern!r} is not one of {', '.join(allowed)}"]
     return []
@@ -247,7 +252,7 @@ def _example_answers(template: str) -> list[dict]:
 
 
 def _candidate_enum(schema: dict, context: dict) -> dict:
-    names = [*context.get("candidates_names", ()), NONE_PATTERN]
+    names = [*_candidate_names(context), NONE_PATTERN]
     properties = dict(schema["properties"])
     properties["pattern"] = {"type": "string", "enum": names}
     return {**schema, "properties": properties}

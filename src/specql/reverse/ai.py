@@ -123,7 +123,6 @@ class AiStage:
             "tables": sorted({*outcome.writes, *outcome.tables_written, *outcome.tables_read}),
             "sql": outcome.body,
             "candidates": candidates,
-            "candidates_names": [c["name"] for c in candidates],
         }
         self._intent(outcome, base, entry)
         self._names(outcome, base, entry)
