@@ -274,3 +274,26 @@ def test_the_html_report_shows_what_the_ai_changed(tmp_path) -> None:
     page = render_html(report)
     assert "Changes the customer name" in page
     assert "mock:default" in page
+
+
+def test_a_confirmation_never_lowers_a_score_above_the_cap(tmp_path) -> None:
+    from specql.reverse.assemble import FunctionOutcome
+    from specql.reverse.source import PatternFinding
+
+    outcome = FunctionOutcome(
+        name="crm.customer_status_audit",
+        schema="crm",
+        file="x.sql",
+        line=1,
+        col=1,
+        patterns=[PatternFinding("audit_trail", 0.98, []), PatternFinding("soft_delete", 0.9, [])],
+    )
+    model = MockModel().push(*([answers()] * 10))
+    stage = AiStage(
+        LLMClient(load_settings(tmp_path, env={}), MemoryCallStore(), model=model), PATTERNS
+    )
+    stage.enhance(outcome, [])
+    assert {p.pattern: p.score for p in outcome.patterns} == {
+        "audit_trail": 0.98,
+        "soft_delete": 0.95,
+    }

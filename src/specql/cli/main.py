@@ -415,7 +415,7 @@ def _stdout_is_terminal() -> bool:
 )
 @click.option(
     "--ai",
-    type=click.Choice(["auto", "local", "cloud", "off"]),
+    type=click.Choice(api.AI_CHOICES),
     default=None,
     help="Let a language model suggest intents, names and pattern verdicts, each validated "
     "(local: the local model; cloud: local first, escalating unsure or invalid answers to the "

@@ -42,11 +42,11 @@ from specql.dsl.validator import SQL_RESERVED
 from specql.llm.client import LLMClient, TaskResult
 from specql.llm.tasks import NONE_PATTERN, TASKS
 from specql.reverse.assemble import FunctionOutcome
+from specql.reverse.heuristics import THRESHOLD
 from specql.reverse.report import AiEntry, AiSuggestion, SimilarEntry
 from specql.reverse.source import PatternFinding
 
-AI_MODES = ("off", "local", "cloud")
-CHECK_FLOOR = 0.5  # heuristic findings at or above this are checked (the reporting threshold)
+CHECK_FLOOR = THRESHOLD  # the findings the report shows are the ones checked
 MAX_CHECKS = 2
 CONFIRM_BONUS = 0.10
 CONFIRM_CAP = 0.95
@@ -207,7 +207,8 @@ class AiStage:
             verdict = result.value
             before = finding.score
             if verdict.implements:
-                finding.score = round(min(CONFIRM_CAP, max(before, before + CONFIRM_BONUS)), 2)
+                # never lower: a finding already above the cap keeps its score
+                finding.score = max(before, round(min(CONFIRM_CAP, before + CONFIRM_BONUS), 2))
                 finding.evidence.append(f"confirmed by {result.model}: {verdict.reason}")
             entry.suggestions.append(
                 AiSuggestion(
@@ -287,7 +288,6 @@ class AiStage:
 
 
 __all__ = [
-    "AI_MODES",
     "AI_SKIPPED",
     "CHECK_FLOOR",
     "CONFIRM_BONUS",
