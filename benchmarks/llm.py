@@ -51,8 +51,7 @@ def model_figures(ref: str | None, home: Path) -> dict:
     if hasattr(model, "path"):
         model.path  # noqa: B018 - assembles the packaged model (not part of the load time)
     start = time.perf_counter()
-    if hasattr(model, "load"):
-        model.load()
+    model.load()
     load = time.perf_counter() - start
 
     start = time.perf_counter()

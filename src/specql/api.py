@@ -33,10 +33,17 @@ __all__ = [  # noqa: F822 - PatternLibrary is provided lazily by __getattr__
     "apply",
     "dump",
     "generate",
+    "list_models",
+    "llm_call_store",
+    "llm_calls",
+    "llm_settings",
+    "llm_stats",
     "load",
+    "probe_model",
     "reindex_patterns",
     "reverse",
     "search_patterns",
+    "set_default_model",
     "similar_patterns",
     "spec_files",
     "validate",
@@ -424,19 +431,16 @@ def probe_model(model: str | None = None, library: PathLike | None = None) -> di
 
     from specql.llm import LLMClient, create_model
     from specql.llm.tasks import TASKS
-    from specql.patterns import PatternLibrary
-    from specql.store.llm_log import LLMCallStore
 
     settings = llm_settings(model=model)
     config = settings.model()
     start = time.perf_counter()
     llm = create_model(config)
     try:
-        if hasattr(llm, "load"):
-            llm.load()
+        llm.load()
         loaded = time.perf_counter() - start
-        with PatternLibrary.open(library) as lib:
-            client = LLMClient(settings, LLMCallStore(lib.conn), model=llm, use_cache=False)
+        with llm_call_store(library) as store:
+            client = LLMClient(settings, store, model=llm, use_cache=False)
             begin = time.perf_counter()
             result = client.run(TASKS["probe"], {"sql": PROBE_SQL})
             called = time.perf_counter() - begin
@@ -646,8 +650,6 @@ def reindex_patterns(
 
 
 # --------------------------------------------------------------------------- the LLM call log
-
-__all__ += ["llm_call_store", "llm_calls", "llm_stats"]
 
 
 @contextmanager

@@ -89,6 +89,10 @@ class Model(Protocol):
     def context_size(self) -> int:
         """Tokens the model sees at once, prompt and answer together."""
 
+    def load(self) -> None:
+        """Load the model now (``specql models test`` times it); the first call does it
+        otherwise. Nothing to do for a server."""
+
     def count_tokens(self, text: str) -> int:
         """Tokens of ``text`` (an estimate where the backend cannot count)."""
 

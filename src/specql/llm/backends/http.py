@@ -301,6 +301,9 @@ class HTTPModel:
             finish_reason=answer.finish_reason,
         )
 
+    def load(self) -> None:
+        """Nothing to load: the server holds the model."""
+
     def close(self) -> None:
         """Nothing to free: every call opens and closes its own connection."""
 

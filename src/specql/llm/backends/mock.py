@@ -78,5 +78,8 @@ class MockModel:
             finish_reason="length" if tokens_out > max_tokens else "stop",
         )
 
+    def load(self) -> None:
+        """Nothing to load."""
+
     def close(self) -> None:
         self.closed = True
