@@ -67,10 +67,15 @@ def template_source(name: str) -> str:
     return resources.files("specql.llm").joinpath("prompts", name).read_text(encoding="utf-8")
 
 
+@functools.cache
+def _template(name: str):
+    """The template compiled once per process (every task call renders one)."""
+    return _environment().from_string(template_source(name))
+
+
 def render(name: str, context: dict) -> str:
     """The template ``name`` (a file of ``specql/llm/prompts``) rendered with ``context``."""
-    template = _environment().from_string(template_source(name))
-    return template.render(**context).strip()
+    return _template(name).render(**context).strip()
 
 
 def messages(name: str, context: dict) -> list[Message]:
