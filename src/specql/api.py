@@ -334,14 +334,22 @@ def llm_settings(
 
 
 def model_missing(config) -> str | None:
-    """Why the model ``config`` cannot run here (a missing package or file), or None."""
-    if config.backend != "llamacpp":
-        return None
-    from specql.llm.backends.llamacpp import llamacpp_missing
+    """Why the model ``config`` cannot run here (a missing package, model file or API key),
+    or None. Nothing is loaded and no server is asked: a backend checks its key and URL when
+    it is built, and a local model is only looked for."""
+    if config.backend == "llamacpp":
+        from specql.llm.backends.llamacpp import llamacpp_missing
 
-    if config.model and not Path(config.model).is_file():
-        return f"model file not found: {config.model}"
-    return llamacpp_missing()
+        if config.model and not Path(config.model).is_file():
+            return f"model file not found: {config.model}"
+        return llamacpp_missing()
+    from specql.llm import LLMError, create_model
+
+    try:
+        create_model(config).close()
+    except LLMError as exc:
+        return exc.message
+    return None
 
 
 def ai_choice(ai: str | None) -> str:
@@ -361,12 +369,9 @@ def ai_mode(ai: str | None, settings, given=None) -> str:
     if choice == "auto":
         return "local" if given is not None or model_missing(settings.model()) is None else "off"
     if choice == "cloud":
-        from specql.llm import LLMError, create_model
-
-        try:
-            create_model(settings.cloud_model).close()
-        except LLMError as exc:
-            raise SpecqlError(f"--ai cloud: {exc.message}") from None
+        missing = model_missing(settings.cloud_model)
+        if missing is not None:
+            raise SpecqlError(f"--ai cloud: {missing}")
     return choice
 
 
@@ -374,8 +379,6 @@ def list_models(model: str | None = None) -> dict:
     """The configured models and settings, for ``specql models list``: each model's backend,
     what it loads or asks for, whether it is the default or the cloud model, and why it cannot
     run here (None when it can)."""
-    import os
-
     from specql.llm.config import config_path
     from specql.store import specql_home
 
@@ -383,15 +386,13 @@ def list_models(model: str | None = None) -> dict:
     default, cloud = settings.model(), settings.cloud_model
     rows = []
     for name, config in sorted(settings.models.items()):
-        key_env = config.option("api_key_env")
         missing = model_missing(settings.model(name))
-        if missing is None and key_env and not os.environ.get(key_env):
-            missing = f"no API key: set {key_env}"
         rows.append(
             {
                 "name": name,
                 "backend": config.backend,
-                "model": config.model or "(packaged Gemma 3 270M)",
+                "model": config.model
+                or ("(packaged Gemma 3 270M)" if config.backend == "llamacpp" else "-"),
                 "default": name == default.name,
                 "cloud": name == cloud.name,
                 "missing": missing,

@@ -36,6 +36,8 @@ def test_models_list_shows_the_builtin_models_and_the_default(home) -> None:
     assert {"local", "server", "cloud", "mock"} <= names.keys()
     assert names["local"]["default"] and data["default_from"] == "builtin"
     assert names["cloud"]["cloud"] and "ANTHROPIC_API_KEY" in names["cloud"]["missing"]
+    assert names["local"]["model"] == "(packaged Gemma 3 270M)"
+    assert names["mock"]["model"] == "-" and names["mock"]["missing"] is None
     text = invoke("models", "list")
     assert text.exit_code == 0 and "default local (from builtin)" in text.output
 
@@ -118,3 +120,14 @@ def test_reverse_without_the_ai_never_reads_the_model_settings(home, tmp_path) -
     assert off.exit_code == 0, off.output
     local = invoke("reverse", str(CRM), "-o", str(tmp_path / "out2"), "--ai", "local")
     assert local.exit_code == 1 and "models.yaml:2:1: invalid YAML" in local.output
+
+
+def test_models_list_says_which_configured_model_lacks_its_key(home) -> None:
+    """The backend's own check decides: an anthropic entry without api_key_env still needs
+    ANTHROPIC_API_KEY."""
+    home.mkdir(parents=True)
+    (home / "models.yaml").write_text(
+        "models:\n  mine: {backend: anthropic, model: claude-test}\n", encoding="utf-8"
+    )
+    rows = {r["name"]: r for r in json.loads(invoke("models", "list", "--json").stdout)["models"]}
+    assert "set ANTHROPIC_API_KEY" in rows["mine"]["missing"]
