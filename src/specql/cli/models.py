@@ -10,7 +10,7 @@ from rich.table import Table
 
 from specql import api
 from specql.cli.output import emit_json
-from specql.cli.patterns import library_option
+from specql.cli.patterns import json_option, library_option
 
 
 @click.group("models")
@@ -30,7 +30,7 @@ def models_group() -> None:
 
 
 @models_group.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@json_option
 def list_cmd(as_json: bool) -> None:
     """The configured models; the default and the cloud model are marked.
 
@@ -60,7 +60,7 @@ def list_cmd(as_json: bool) -> None:
 
 @models_group.command("test")
 @click.option("--model", "model", help="A configured name, backend:model or a .gguf path.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@json_option
 @library_option
 def test_cmd(model: str | None, as_json: bool, library: str | None) -> None:
     """Load the model and make one grammar-constrained call; exit 0 on a valid answer.
