@@ -13,7 +13,8 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "specql"
 # Higher number = higher layer. ``specql`` itself (the lazy API package) and ``api`` sit on top.
 LAYERS = {
     "errors": 0,
-    "sqltext": 0,  # SQL as search words: shared by patterns, reverse and retrieval
+    "sqltext": 0,
+    "files": 0,  # writing a file atomically: the store, llm settings, reports and the CLI  # SQL as search words: shared by patterns, reverse and retrieval
     "dsl": 1,
     "generators": 2,
     "llm": 2,

@@ -7,9 +7,7 @@ file renamed into place), and an existing file is only replaced with ``--force``
 
 from __future__ import annotations
 
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import click
@@ -17,6 +15,7 @@ import yaml
 
 from specql.cli.output import emit_json, stderr_console
 from specql.errors import SourcePos, SpecqlError
+from specql.files import write_text_atomic
 from specql.retrieval.index import SIGNALS
 
 TIERS = {"primitive": 1, "domain": 2, "template": 3, "1": 1, "2": 2, "3": 3}
@@ -80,16 +79,7 @@ def _write_spec(entity, path: Path, force: bool) -> None:
 
     if path.exists() and not force:
         raise SpecqlError("file exists; pass --force to replace it", SourcePos(str(path)))
-    text = dump(entity)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as out:
-            out.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(path, dump(entity))
 
 
 def _summary_table(rows, columns: list[tuple[str, str]]) -> None:

@@ -25,7 +25,6 @@ path to a ``.gguf`` file.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from specql.errors import SourcePos, SpecqlError
+from specql.files import write_text_atomic
 from specql.llm.base import BACKENDS, ModelConfig
 
 CONFIG_FILE = "models.yaml"
@@ -257,16 +257,7 @@ def save_default(ref: str, home: str | Path) -> Path:
     data = _read_file(path)
     resolve_model(load_settings(home, env={}), ref)
     data["default"] = ref
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".models-", suffix=".yaml")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(yaml.safe_dump(data, sort_keys=False))
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text_atomic(path, yaml.safe_dump(data, sort_keys=False))
 
 
 __all__ = [

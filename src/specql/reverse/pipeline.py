@@ -721,7 +721,7 @@ def _remove_stale_specs(out_dir: Path, written: list[Path]) -> None:
             and ".." not in Path(rel).parts
         ):
             (out_dir / rel).unlink(missing_ok=True)
-    from specql.reverse.report import write_text_atomic
+    from specql.files import write_text_atomic
 
     write_text_atomic(record, json.dumps(now, indent=0) + "\n")
 

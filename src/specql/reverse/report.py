@@ -44,9 +44,10 @@ import hashlib
 import html
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from specql.files import write_text_atomic
 
 REPORT_VERSION = 1
 
@@ -386,21 +387,6 @@ class ReverseReport:
         return write_text_atomic(path, render_html(self))
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and a rename (never half a file)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return target
-
-
 # --------------------------------------------------------------------------- HTML
 
 _TRIAGE_COLOURS = {"auto-accept": "#2e7d32", "spot-check": "#f9a825", "must-review": "#c62828"}
@@ -692,5 +678,4 @@ __all__ = [
     "render_html",
     "triage",
     "truncate",
-    "write_text_atomic",
 ]
