@@ -231,16 +231,19 @@ def load_settings(
             origin[key] = "cli"
 
     where = str(path)
+    builtin = LLMSettings()  # the defaults live on the dataclass, once
+    for key in _SETTINGS:
+        values.setdefault(key, getattr(builtin, key))
     models = dict(BUILTIN_MODELS)
     models.update(_file_models(data, path))
     settings = LLMSettings(
         models=models,
-        default=str(values.get("default", "local")),
-        cloud=str(values.get("cloud", "cloud")),
-        use_cloud=_bool(values.get("use_cloud", False), f"{where}: use_cloud"),
-        min_confidence=_number(values.get("min_confidence", 0.5), f"{where}: min_confidence"),
-        max_cost_usd=_number(values.get("max_cost_usd", 0.50), "max_cost_usd"),
-        retries=_number(values.get("retries", 1), "retries", int),
+        default=str(values["default"]),
+        cloud=str(values["cloud"]),
+        use_cloud=_bool(values["use_cloud"], f"{where}: use_cloud"),
+        min_confidence=_number(values["min_confidence"], f"{where}: min_confidence"),
+        max_cost_usd=_number(values["max_cost_usd"], "max_cost_usd"),
+        retries=_number(values["retries"], "retries", int),
         origin=origin,
         home=str(Path(home).expanduser()),
     )
