@@ -174,6 +174,7 @@ def test_words_inside_comments_or_literals_never_come_out(text: str) -> None:
         ("a /* line 1\n/* nested\n*/ line 3 */ b", "a \n\n b"),
         ("a/**/b", "a b"),  # never glues two words into one
         ("SELECT 1 /* never closed\n more\n", "SELECT 1 \n\n"),
+        ("a /* x/*/ b", "a  "),  # "/*/" opens a nested comment, so this one never closes
         ("x -- one\n-- two\ny", "x  \n \ny"),
     ],
 )
@@ -223,7 +224,13 @@ def test_a_line_comment_never_comes_out(before: str, payload: str, after: str) -
     assert out == f"{before}  \n{after}"
 
 
-@given(_PLAIN, st.text(max_size=40).filter(lambda t: "*/" not in t and "/*" not in t), _PLAIN)
+def _closes_once(payload: str) -> bool:
+    """Whether ``/*SECRET{payload}*/`` is one comment: a payload ending in ``/`` would open a
+    nested one with the closing ``*/`` (PostgreSQL nests block comments)."""
+    return "*/" not in payload and "/*" not in payload + "*/"
+
+
+@given(_PLAIN, st.text(max_size=40).filter(_closes_once), _PLAIN)
 def test_a_block_comment_never_comes_out(before: str, payload: str, after: str) -> None:
     out = without_comments(f"{before}/*SECRET{payload}*/{after}")
     assert "SECRET" not in out
