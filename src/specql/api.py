@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from specql.errors import ErrorLevel, SourcePos, SpecqlError, SpecqlErrors
@@ -40,6 +41,7 @@ __all__ = [  # noqa: F822 - PatternLibrary is provided lazily by __getattr__
     "llm_stats",
     "load",
     "probe_model",
+    "prune_llm_log",
     "reindex_patterns",
     "reverse",
     "search_patterns",
@@ -675,10 +677,25 @@ def llm_calls(library: PathLike | None = None, **filters) -> list[dict]:
         return store.calls(**filters)
 
 
-def llm_stats(library: PathLike | None = None, by: str = "task") -> dict:
+def llm_stats(
+    library: PathLike | None = None, by: str = "task", since: str | datetime | None = None
+) -> dict:
     """The LLM calls summed up per value of ``by`` (task, model, backend, outcome or run_id):
     ``{"by": by, "groups": [...], "total": {...}}``; each summary has calls, cache hits and
     hit rate, outcome counts, tokens, latency (avg, p50, p95 of calls that reached a model)
-    and cost."""
+    and cost. ``since`` (an ISO time or date, or a datetime) counts only later calls."""
     with llm_call_store(library) as store:
-        return {"by": by, "groups": store.stats(by), "total": store.totals()}
+        return {"by": by, "groups": store.stats(by, since), "total": store.totals(since)}
+
+
+def prune_llm_log(
+    library: PathLike | None = None,
+    before: str | datetime | None = None,
+    cache: bool = False,
+) -> dict:
+    """Forget the LLM calls logged before ``before`` (an ISO time or date, or a datetime;
+    None keeps them all) and, with ``cache``, every cached answer:
+    ``{"calls": removed, "cached_answers": removed}``."""
+    with llm_call_store(library) as store:
+        calls = 0 if before is None else store.prune(before)
+        return {"calls": calls, "cached_answers": store.clear_cache() if cache else 0}

@@ -1,9 +1,12 @@
-"""`specql logs list | stats` over a library holding known calls: tables and JSON, filters,
-the total row, an empty log, and misuse of the options."""
+"""`specql logs list | stats | prune` over a library holding known calls: tables and JSON,
+filters, the total row, times given as spans or ISO dates, forgetting old calls and cached
+answers, an empty log, and misuse of the options."""
 
 from __future__ import annotations
 
 import json
+import sqlite3
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,11 +21,12 @@ pytestmark = pytest.mark.skipif(
     not fts5_available(), reason="this Python's sqlite3 has no FTS5, which the library needs"
 )
 
-# task, backend, outcome, cache hit, latency ms, tokens in/out, cost, run; logged in order.
+# task, backend, outcome, cache hit, latency ms (None: no model called), tokens in/out, cost,
+# run; logged in order.
 CALLS = [
     ("intent", "llamacpp", "invalid", False, 120.0, 300, 40, 0.0, "run-one"),
     ("intent", "llamacpp", "valid", False, 80.0, 350, 30, 0.0, "run-one"),
-    ("names", "llamacpp", "valid", True, 0.4, 0, 0, 0.0, "run-one"),
+    ("names", "llamacpp", "valid", True, None, 0, 0, 0.0, "run-one"),
     ("intent", "openai", "valid", False, 900.0, 400, 30, 0.0125, "run-two"),
 ]
 
@@ -77,7 +81,7 @@ def test_list_shows_the_calls_newest_first(library) -> None:
     newest = body[0]
     assert newest[3:6] == ["openai", "openai:small", "valid"]
     assert newest[6:] == ["400", "30", "900.0", "0.0125"]  # tokens, ms, no cache hit, cost
-    assert body[1][6:] == ["0", "0", "0.4", "hit", "0.0000"]
+    assert body[1][6:] == ["0", "0", "-", "hit", "0.0000"]
 
 
 def test_list_filters_and_limit(library) -> None:
@@ -164,6 +168,10 @@ def test_filters_matching_nothing_say_so(library) -> None:
         (("stats", "--by", "prompt"), "'--by'"),
         (("list", "--outcome", "maybe"), "'--outcome'"),
         (("list", "--limit", "0"), "'--limit'"),
+        (("list", "--since", "yesterday"), "neither a span like 7d or 12h nor an ISO date"),
+        (("stats", "--since", "7y"), "'--since'"),
+        (("prune", "--before", "2026-13-01"), "'--before'"),
+        (("prune",), "say what to forget: --before WHEN, --cache, or both"),
     ],
 )
 def test_bad_options_are_usage_errors(library, args, complaint) -> None:
@@ -173,6 +181,57 @@ def test_bad_options_are_usage_errors(library, args, complaint) -> None:
 
 
 def test_help_gives_examples() -> None:
-    for args in (["logs", "--help"], ["logs", "list", "--help"], ["logs", "stats", "--help"]):
+    for command in ([], ["list"], ["stats"], ["prune"]):
+        args = ["logs", *command, "--help"]
         result = CliRunner().invoke(cli, args)
         assert result.exit_code == 0 and "specql logs " in result.stdout
+
+
+def _log_days(library: Path, days_ago: dict[str, int]) -> None:
+    """Each run's calls logged that many days ago (at the time of day of now)."""
+    conn = sqlite3.connect(library)
+    with conn:
+        for run, days in days_ago.items():
+            at = datetime.now(UTC) - timedelta(days=days)
+            stamp = at.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+            conn.execute("UPDATE llm_calls SET at = ? WHERE run_id = ?", (stamp, run))
+    conn.close()
+
+
+def test_since_takes_a_span_or_an_iso_date(library) -> None:
+    _log_days(library, {"run-one": 10, "run-two": 1})
+    recent = ok_json(invoke(library, "list", "--since", "2d", "--json"))
+    assert [c["run_id"] for c in recent] == ["run-two"]
+    assert len(ok_json(invoke(library, "list", "--since", "3w", "--json"))) == 4
+    five_days_ago = (datetime.now(UTC) - timedelta(days=5)).date().isoformat()
+    stats = ok_json(invoke(library, "stats", "--since", five_days_ago, "--by", "run", "--json"))
+    assert [(g["run_id"], g["calls"]) for g in stats["groups"]] == [("run-two", 1)]
+    assert stats["total"]["cost_usd"] == pytest.approx(0.0125)
+    nothing = invoke(library, "stats", "--since", "30m")
+    assert nothing.exit_code == 0 and nothing.stdout == "no LLM calls logged since then\n"
+    assert invoke(library, "list", "--since", "30m").stdout == "no LLM calls match\n"
+
+
+def test_prune_forgets_calls_before_a_moment(library) -> None:
+    _log_days(library, {"run-one": 10, "run-two": 1})
+    result = invoke(library, "prune", "--before", "7d")
+    assert result.exit_code == 0 and result.stdout == "forgot 3 logged call(s)\n"
+    assert [c["run_id"] for c in ok_json(invoke(library, "list", "--json"))] == ["run-two"]
+    again = ok_json(invoke(library, "prune", "--before", "7d", "--json"))
+    assert again == {"calls": 0, "cached_answers": 0}
+
+
+def test_prune_cache_forgets_the_cached_answers_only_when_asked(library) -> None:
+    with api.llm_call_store(library) as store:
+        store.cache_answer("k1", "llamacpp:small", '{"answer": 1}')
+        store.cache_answer("k2", "llamacpp:small", '{"answer": 2}')
+    kept = ok_json(invoke(library, "prune", "--before", "2000-01-01", "--json"))
+    assert kept == {"calls": 0, "cached_answers": 0}
+    with api.llm_call_store(library) as store:
+        assert store.cached_answer("k1") == '{"answer": 1}'
+    result = invoke(library, "prune", "--cache")
+    assert result.exit_code == 0
+    assert result.stdout == "forgot 0 logged call(s) and 2 cached answer(s)\n"
+    with api.llm_call_store(library) as store:
+        assert store.cached_answer("k1") is None
+    assert len(ok_json(invoke(library, "list", "--json"))) == len(CALLS)  # the log is kept

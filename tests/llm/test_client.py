@@ -175,6 +175,7 @@ def test_a_model_that_cannot_be_built_is_an_error_outcome(
     assert (result.outcome, result.errors) == ("error", ["model file /m/x.gguf not found"])
     [record] = store.records
     assert (record.backend, record.model, record.outcome) == ("broken", "broken:/m/x.gguf", "error")
+    assert record.latency_ms is None  # no model was called: no latency to count in the stats
 
 
 def test_a_prompt_over_the_context_is_refused_without_a_call(tmp_path: Path) -> None:
@@ -186,7 +187,7 @@ def test_a_prompt_over_the_context_is_refused_without_a_call(tmp_path: Path) -> 
     [error] = result.errors
     assert "does not fit the model's context of 100" in error
     assert f"with {PROBE.max_tokens} for the answer" in error
-    assert [r.outcome for r in store.records] == ["error"]
+    assert [(r.outcome, r.latency_ms) for r in store.records] == [("error", None)]
 
 
 def test_a_re_ask_that_outgrows_the_context_stops(tmp_path: Path) -> None:
@@ -212,6 +213,7 @@ def test_the_same_task_and_context_is_answered_from_the_cache(tmp_path: Path) ->
     assert (first.cached, second.cached) == (False, True)
     assert [r.cache_hit for r in store.records] == [False, True]
     assert store.records[1].tokens_in == store.records[1].tokens_out == 0
+    assert store.records[0].latency_ms >= 0 and store.records[1].latency_ms is None
     assert store.records[0].prompt_hash == store.records[1].prompt_hash
     # the cache is the store's: another client (another run) with the same store hits it too
     again = LLMClient(make_settings(tmp_path), store=store, model=model).run(PROBE, PROBE_CONTEXT)
@@ -405,7 +407,7 @@ def test_every_attempt_is_logged_with_the_run_id(tmp_path: Path) -> None:
         assert data["task"] == "probe"
         assert data["outcome"] in OUTCOMES
         assert (data["backend"], data["model"]) == ("mock", "mock:local")
-        assert data["latency_ms"] >= 0
+        assert data["latency_ms"] >= 0  # each reached the model (the mock), even the error
 
 
 def test_close_closes_only_the_models_the_client_made(tmp_path: Path) -> None:

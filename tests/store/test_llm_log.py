@@ -8,7 +8,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import numpy as np
 import pytest
@@ -210,16 +210,16 @@ def test_calls_list_newest_first_with_filters(store, conn) -> None:
 
 
 KNOWN = [
-    # task, backend, outcome, cache hit, latency, tokens in/out, cost, run
+    # task, backend, outcome, cache hit, latency (None: no model called), tokens in/out, cost, run
     ("intent", "llamacpp", "valid", False, 10.0, 100, 10, 0.0, "r1"),
     ("intent", "llamacpp", "invalid", False, 20.0, 100, 30, 0.0, "r1"),
-    ("intent", "llamacpp", "valid", True, 0.5, 0, 0, 0.0, "r1"),
+    ("intent", "llamacpp", "valid", True, None, 0, 0, 0.0, "r1"),
     ("intent", "openai", "valid", False, 30.0, 200, 20, 0.002, "r2"),
-    ("intent", "openai", "skipped", False, 0.0, 0, 0, 0.0, "r2"),
+    ("intent", "openai", "skipped", False, None, 0, 0, 0.0, "r2"),
     ("intent", "llamacpp", "valid", False, 40.0, 100, 10, 0.0, "r2"),
     ("intent", "llamacpp", "error", False, 100.0, 0, 0, 0.0, "r2"),
-    ("names", "llamacpp", "valid", True, 0.2, 0, 0, 0.0, "r1"),
-    ("names", "llamacpp", "valid", True, 0.3, 0, 0, 0.0, "r2"),
+    ("names", "llamacpp", "valid", True, None, 0, 0, 0.0, "r1"),
+    ("names", "llamacpp", "valid", True, None, 0, 0, 0.0, "r2"),
 ]
 
 
@@ -253,6 +253,7 @@ def test_stats_by_task_count_rate_tokens_latency_and_cost(known) -> None:
     assert (intent["tokens_in"], intent["tokens_out"]) == (500, 70)
     assert intent["cost_usd"] == pytest.approx(0.002)
     # Latency of the calls that reached a model: not the cache hit, not the skipped call.
+    # (Calls still count with no latency: both are in the outcome counts above.)
     timed = [10.0, 20.0, 30.0, 40.0, 100.0]
     assert intent["latency_avg_ms"] == pytest.approx(40.0)
     assert intent["latency_p50_ms"] == pytest.approx(30.0)
@@ -285,6 +286,34 @@ def test_totals_sum_every_call(known) -> None:
     assert total["cost_usd"] == pytest.approx(0.002)
     assert total["latency_p50_ms"] == pytest.approx(30.0)
     assert sum(g["calls"] for g in known.stats(by="backend")) == total["calls"]
+
+
+def _by_run_day(known: LLMCallStore, conn: sqlite3.Connection) -> None:
+    """Run r1's calls logged on 1 January, r2's on 2 January."""
+    days = {"r1": "2025-01-01T12:00:00.000Z", "r2": "2025-01-02T12:00:00.000Z"}
+    with write(conn):
+        for run, at in days.items():
+            conn.execute("UPDATE llm_calls SET at = ? WHERE run_id = ?", (at, run))
+
+
+def test_stats_and_totals_since_count_only_later_calls(known, conn) -> None:
+    _by_run_day(known, conn)
+    later = known.stats(by="run_id", since="2025-01-02")
+    assert [(g["run_id"], g["calls"]) for g in later] == [("r2", 5)]
+    total = known.totals(since=datetime(2025, 1, 2))
+    assert (total["calls"], total["skipped"], total["cache_hits"]) == (5, 1, 1)
+    # r2's timed calls: openai 30, llamacpp 40 and 100 (not the skipped call or the hit)
+    assert total["latency_avg_ms"] == pytest.approx((30 + 40 + 100) / 3)
+    assert known.totals(since="2025-01-03")["calls"] == 0
+
+
+def test_prune_forgets_the_calls_before_a_moment(known, conn) -> None:
+    _by_run_day(known, conn)
+    assert known.prune(before="2025-01-02") == 4
+    assert {c["run_id"] for c in known.calls(limit=None)} == {"r2"}
+    assert known.prune(before=datetime(2025, 1, 2)) == 0  # r2's calls are at noon
+    assert known.prune(before=datetime(2025, 1, 2, 13, tzinfo=UTC)) == 5
+    assert known.totals()["calls"] == 0
 
 
 def test_stats_of_an_empty_log(store) -> None:

@@ -51,7 +51,7 @@ class CallRecord:
     outcome: str  # valid | invalid | error | skipped
     tokens_in: int = 0
     tokens_out: int = 0
-    latency_ms: float = 0.0
+    latency_ms: float | None = None  # None: no model was called (cache hit, refused)
     cache_hit: bool = False
     cost_usd: float = 0.0
     attempt: int = 1
@@ -264,7 +264,7 @@ class LLMClient:
             value, errors = parse_answer(task.output, text)
             if value is not None:
                 errors = task.check(value, context)
-            seconds = time.perf_counter() - start
+            seconds = None if cache_hit else time.perf_counter() - start
             outcome = "valid" if not errors else "invalid"
             self._log(
                 task,
@@ -321,7 +321,7 @@ class LLMClient:
         escalated: bool = False,
         *,
         error: str | None = None,
-        seconds: float = 0.0,
+        seconds: float | None = None,
         cache_hit: bool = False,
         tokens: tuple[int, int] = (0, 0),
         cost: float = 0.0,
@@ -336,7 +336,7 @@ class LLMClient:
                 outcome=outcome,
                 tokens_in=tokens[0],
                 tokens_out=tokens[1],
-                latency_ms=round(seconds * 1000, 2),
+                latency_ms=None if seconds is None else round(seconds * 1000, 2),
                 cache_hit=cache_hit,
                 cost_usd=cost,
                 attempt=attempt,

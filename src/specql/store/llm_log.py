@@ -3,8 +3,8 @@
 :class:`LLMCallStore` has the methods of ``specql.llm.client.CallStore`` (``cached_answer``,
 ``cache_answer``, ``log_call``) without importing ``specql.llm`` (the store and the LLM layer
 sit on one layer and do not know each other; ``specql.api`` hands one to the other), and the
-queries behind ``specql logs``: :meth:`~LLMCallStore.calls`, :meth:`~LLMCallStore.stats` and
-:meth:`~LLMCallStore.totals`.
+queries behind ``specql logs``: :meth:`~LLMCallStore.calls`, :meth:`~LLMCallStore.stats`,
+:meth:`~LLMCallStore.totals` and :meth:`~LLMCallStore.prune`.
 
 Every write is one short ``write()`` transaction of its own: a cache or log row never rides
 along in (or rolls back) a transaction of the pattern library.
@@ -66,9 +66,9 @@ SUMMARY_COLUMNS = ", ".join(
         "total(cost_usd) AS cost_usd",
     ]
 )
-# Latency is that of calls which reached the model: a cache hit or a call skipped under the
-# cost cap took no model time and would drag the averages down.
-TIMED_CALLS = "cache_hit = 0 AND outcome != 'skipped'"
+# Latency is that of calls which reached a model: a cache hit, or a call refused before it was
+# made (cost cap, prompt over the context, no model), has none and would drag the averages down.
+TIMED_CALLS = "latency_ms IS NOT NULL"
 
 
 def percentile(ordered: list[float], fraction: float) -> float:
@@ -88,6 +88,11 @@ def _latency(ordered: list[float]) -> dict:
         "latency_p50_ms": percentile(ordered, 0.50),
         "latency_p95_ms": percentile(ordered, 0.95),
     }
+
+
+def _logged_since(since: str | datetime | None) -> tuple[str, tuple]:
+    """The WHERE condition (and its argument) for calls logged from ``since`` on."""
+    return ("1", ()) if since is None else (CALL_FILTERS["since"], (_iso(since),))
 
 
 def _iso(since: str | datetime) -> str:
@@ -186,20 +191,24 @@ class LLMCallStore:
             found.append(call)
         return found
 
-    def stats(self, by: str = "task") -> list[dict]:
+    def stats(self, by: str = "task", since: str | datetime | None = None) -> list[dict]:
         """One summary per value of column ``by`` (task, model, backend, outcome or run_id),
         most calls first: calls, cache hits and hit rate, outcome counts, tokens, latency
-        (average, p50, p95 of the calls that reached the model; None when none did) and
-        cost. The value itself is under the key ``by``."""
+        (average, p50, p95 of the calls that reached a model; None when none did) and
+        cost. The value itself is under the key ``by``. ``since`` counts only calls logged
+        from then on."""
         if by not in STAT_GROUPS:
             raise SpecqlError(f"cannot group LLM calls by {by!r}: one of {', '.join(STAT_GROUPS)}")
+        where, args = _logged_since(since)
         groups = self.conn.execute(
-            f"SELECT {by} AS value, {SUMMARY_COLUMNS} FROM llm_calls "
-            f"GROUP BY {by} ORDER BY calls DESC, {by}"
+            f"SELECT {by} AS value, {SUMMARY_COLUMNS} FROM llm_calls WHERE {where} "
+            f"GROUP BY {by} ORDER BY calls DESC, {by}",
+            args,
         ).fetchall()
         latencies: dict[str, list[float]] = {}
         for value, ms in self.conn.execute(
-            f"SELECT {by}, latency_ms FROM llm_calls WHERE {TIMED_CALLS} ORDER BY 1, 2"
+            f"SELECT {by}, latency_ms FROM llm_calls WHERE {TIMED_CALLS} AND {where} ORDER BY 1, 2",
+            args,
         ):
             latencies.setdefault(value, []).append(ms)
         return [
@@ -207,13 +216,22 @@ class LLMCallStore:
             for row in groups
         ]
 
-    def totals(self) -> dict:
-        """The :meth:`stats` summary over every logged call (zeros when there are none)."""
-        row = self.conn.execute(f"SELECT {SUMMARY_COLUMNS} FROM llm_calls").fetchone()
+    def totals(self, since: str | datetime | None = None) -> dict:
+        """The :meth:`stats` summary over every logged call, or every call logged from
+        ``since`` on (zeros when there are none)."""
+        where, args = _logged_since(since)
+        row = self.conn.execute(
+            f"SELECT {SUMMARY_COLUMNS} FROM llm_calls WHERE {where}", args
+        ).fetchone()
         timed = self.conn.execute(
-            f"SELECT latency_ms FROM llm_calls WHERE {TIMED_CALLS} ORDER BY 1"
+            f"SELECT latency_ms FROM llm_calls WHERE {TIMED_CALLS} AND {where} ORDER BY 1", args
         ).fetchall()
         return self._summary(row, [ms for (ms,) in timed])
+
+    def prune(self, before: str | datetime) -> int:
+        """Forget the calls logged before ``before``; returns how many there were."""
+        with write(self.conn):
+            return self.conn.execute("DELETE FROM llm_calls WHERE at < ?", (_iso(before),)).rowcount
 
     @staticmethod
     def _summary(row: sqlite3.Row, ordered_latencies: list[float]) -> dict:

@@ -24,7 +24,7 @@ CREATE TABLE llm_calls (
     prompt_hash TEXT NOT NULL,
     tokens_in   INTEGER NOT NULL DEFAULT 0,
     tokens_out  INTEGER NOT NULL DEFAULT 0,
-    latency_ms  REAL NOT NULL DEFAULT 0,
+    latency_ms  REAL,  -- the model's time; NULL when no model was called (cache hit, refused)
     cache_hit   INTEGER NOT NULL DEFAULT 0 CHECK (cache_hit IN (0, 1)),
     outcome     TEXT NOT NULL CHECK (outcome IN ('valid', 'invalid', 'error', 'skipped')),
     attempt     INTEGER NOT NULL DEFAULT 1,
