@@ -8,8 +8,30 @@ import threading
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import pytest
+
+from specql.llm import load_settings
+from specql.llm.backends.llamacpp import LlamaCppModel, llamacpp_missing
+
+_MISSING = llamacpp_missing()
+needs_local_model = pytest.mark.skipif(_MISSING is not None, reason=f"local model: {_MISSING}")
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory) -> Path:
+    """A specql home the packaged default model is assembled into, once per session."""
+    return tmp_path_factory.mktemp("llm-home")
+
+
+@pytest.fixture(scope="session")
+def gemma(model_home):
+    """The packaged default model (Gemma 3 270M), loaded once for the session."""
+    model = LlamaCppModel(load_settings(model_home, env={}).model())
+    model.load()
+    yield model
+    model.close()
 
 
 @dataclass

@@ -13,30 +13,15 @@ from pathlib import Path
 import pytest
 
 from specql.llm import LLMClient, LLMError, MemoryCallStore, ModelConfig, load_settings
-from specql.llm.backends.llamacpp import LlamaCppModel, default_model_path, llamacpp_missing
+from specql.llm.backends.llamacpp import LlamaCppModel, default_model_path
 from specql.llm.base import Message
 from specql.llm.tasks import TASKS
+from tests.llm.conftest import needs_local_model
 
-MISSING = llamacpp_missing()
-pytestmark = pytest.mark.skipif(MISSING is not None, reason=f"local model: {MISSING}")
+pytestmark = needs_local_model
 
 REPO = Path(__file__).resolve().parents[2]
 CRM = REPO / "tests" / "reverse" / "fixtures" / "ai" / "crm.sql"
-
-
-@pytest.fixture(scope="module")
-def model_home(tmp_path_factory) -> Path:
-    return tmp_path_factory.mktemp("llm-home")
-
-
-@pytest.fixture(scope="module")
-def gemma(model_home):
-    """The packaged default model, loaded once for the module."""
-    settings = load_settings(model_home, env={})
-    model = LlamaCppModel(settings.model())
-    model.load()
-    yield model
-    model.close()
 
 
 def test_the_default_model_is_assembled_once_into_the_home(gemma, model_home) -> None:

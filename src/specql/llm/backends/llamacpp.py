@@ -7,7 +7,9 @@ other GGUF file works by path (``model:``), with ``n_ctx``, ``n_threads``, ``n_b
 ``n_gpu_layers`` options. Nothing is ever downloaded.
 
 Output under a schema is constrained by a grammar made from the JSON Schema
-(``LlamaGrammar.from_json_schema``), built once per schema. The packaged model is a base
+(``LlamaGrammar.from_json_schema``), built once per schema; greedy decoding checks it
+against the likeliest tokens first (:mod:`.grammar_first`), sampling against the whole
+vocabulary as llama.cpp does. The packaged model is a base
 model without a chat template, so messages are laid out as a plain transcript that ends where
 the answer begins.
 """
@@ -163,6 +165,25 @@ class LlamaCppModel:
             self._grammars[key] = grammar
         return grammar
 
+    def _constraint(self, llm, schema: dict | None, temperature: float) -> dict:
+        """The create_completion arguments that hold the output to ``schema``: a fresh
+        likeliest-first grammar check for greedy decoding, llama.cpp's own grammar sampler
+        otherwise; nothing without a schema."""
+        if schema is None:
+            return {}
+        grammar = self._grammar(schema)
+        if temperature > 0:
+            return {"grammar": grammar}
+        from llama_cpp import LogitsProcessorList
+
+        # Here, not at the top: it needs numpy, which only the llm extra brings.
+        from specql.llm.backends.grammar_first import GrammarFirstGreedy
+
+        try:
+            return {"logits_processor": LogitsProcessorList([GrammarFirstGreedy(llm, grammar)])}
+        except ValueError as exc:
+            raise LLMError(f"cannot turn the output schema into a grammar: {exc}") from None
+
     def complete(
         self,
         messages: list[Message],
@@ -174,12 +195,12 @@ class LlamaCppModel:
     ) -> Completion:
         llm = self.load()
         prompt = transcript(messages)
-        grammar = self._grammar(schema) if schema is not None else None
+        constraint = self._constraint(llm, schema, temperature)
         start = time.perf_counter()
         try:
             if on_text is None:
                 out = llm.create_completion(
-                    prompt, max_tokens=max_tokens, temperature=temperature, grammar=grammar
+                    prompt, max_tokens=max_tokens, temperature=temperature, **constraint
                 )
                 text = out["choices"][0]["text"]
                 finish = out["choices"][0].get("finish_reason") or "stop"
@@ -193,8 +214,8 @@ class LlamaCppModel:
                     prompt,
                     max_tokens=max_tokens,
                     temperature=temperature,
-                    grammar=grammar,
                     stream=True,
+                    **constraint,
                 ):
                     choice = chunk["choices"][0]
                     pieces.append(choice["text"])
@@ -205,6 +226,9 @@ class LlamaCppModel:
                 tokens_out = self.count_tokens(text)
         except ValueError as exc:  # e.g. the prompt does not fit the context
             raise LLMError(" ".join(str(exc).split())) from None
+        finally:
+            for processor in constraint.get("logits_processor", ()):
+                processor.close()
         return Completion(
             text=text,
             tokens_in=tokens_in,
