@@ -105,6 +105,20 @@ def test_a_validated_intent_becomes_the_action_description_with_its_source(tmp_p
     assert report.summary()["ai_changes"]["intent"] >= 1
 
 
+def test_each_kind_of_question_is_asked_of_every_function_before_the_next(tmp_path) -> None:
+    # A local model keeps the shared beginning of one task's prompts evaluated between calls.
+    report, _, calls, _ = run(
+        tmp_path, answers(renames=[{"old": "p_id", "new": "customer_id", "reason": "its id"}])
+    )
+    kinds = [next(iter(schema["properties"])) for _, schema in calls]
+    runs = [kind for i, kind in enumerate(kinds) if i == 0 or kinds[i - 1] != kind]
+    # intents, renames, checks of the heuristics' findings, suggestions, checks of those
+    assert runs == ["intent", "renames", "implements", "pattern", "implements"]
+    assert kinds.count("intent") == len(report.functions) >= 3
+    asked = [messages[-1].content for messages, schema in calls if "intent" in schema["properties"]]
+    assert len({text for text in asked}) == len(asked)  # one intent per function, no repeats
+
+
 def test_the_steps_are_the_same_with_and_without_the_ai(tmp_path) -> None:
     with_ai, out_ai, _, _ = run(tmp_path, answers(), name="ai")
     plain = reverse([CRM], tmp_path / "plain", lookup=lookup)
@@ -292,7 +306,7 @@ def test_a_confirmation_never_lowers_a_score_above_the_cap(tmp_path) -> None:
     stage = AiStage(
         LLMClient(load_settings(tmp_path, env={}), MemoryCallStore(), model=model), PATTERNS
     )
-    stage.enhance(outcome, [])
+    stage.run([outcome], [[]])
     assert {p.pattern: p.score for p in outcome.patterns} == {
         "audit_trail": 0.98,
         "soft_delete": 0.95,

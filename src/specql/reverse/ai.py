@@ -1,7 +1,8 @@
 """Stage 5 of reverse (``--ai local|cloud``): a language model's suggestions, each validated
 before it may change anything, and each recorded with its source.
 
-Per function, in this order:
+For each function (each question asked of every function before the next kind, see
+:meth:`AiStage.run`):
 
 1. **intent** — one sentence saying what the function does. Validated (a sentence, one line,
    bounded) it becomes the action's ``description`` when the action has none, marked as an
@@ -20,7 +21,8 @@ Per function, in this order:
    patterns retrieval found similar (a closed list: the grammar allows only those names or
    "none") it implements. A suggestion is kept only when a second question, the pattern
    check, agrees; it is reported as a suggestion (score :data:`SUGGESTION_SCORE`, below the
-   heuristics' reporting threshold), not as a detection.
+   heuristics' reporting threshold), not as a detection. (The suggestions are all asked
+   before their checks.)
 
 So the stage can only raise a confidence, and only through an answer that passed every check;
 an invalid, failed or refused answer changes nothing. The steps are never touched.
@@ -105,12 +107,9 @@ class AiStage:
         entry.models.add(f"{result.source}:{result.model}")
         return result
 
-    # ------------------------------------------------------------------ one function
+    # ------------------------------------------------------------------ one question
 
-    def enhance(self, outcome: FunctionOutcome, similar: list[SimilarEntry]) -> AiEntry:
-        """Ask, validate and apply (see the module docstring) for one function."""
-        start = time.perf_counter()
-        entry = AiEntry()
+    def _work(self, outcome: FunctionOutcome, similar: list[SimilarEntry]) -> _Work:
         candidates = [
             {"name": hit.name, "description": self.patterns[hit.name]}
             for hit in similar
@@ -124,15 +123,10 @@ class AiStage:
             "sql": outcome.body,
             "candidates": candidates,
         }
-        self._intent(outcome, base, entry)
-        self._names(outcome, base, entry)
-        self._check_findings(outcome, base, entry)
-        self._suggest(outcome, base, entry)
-        entry.seconds = time.perf_counter() - start
-        self.seconds += entry.seconds
-        return entry
+        return _Work(outcome, base, AiEntry())
 
-    def _intent(self, outcome: FunctionOutcome, base: dict, entry: AiEntry) -> None:
+    def _intent(self, work: _Work) -> None:
+        outcome, base, entry = work.outcome, work.base, work.entry
         result = self._run("intent", base, entry)
         if result is None:
             return
@@ -152,8 +146,9 @@ class AiStage:
             )
         )
 
-    def _names(self, outcome: FunctionOutcome, base: dict, entry: AiEntry) -> None:
-        action = outcome.action
+    def _names(self, work: _Work) -> None:
+        base, entry = work.base, work.entry
+        action = work.outcome.action
         if action is None:
             return
         declared = [
@@ -195,9 +190,14 @@ class AiStage:
         context = {**base, "pattern": pattern, "description": self.patterns[pattern]}
         return self._run("pattern_check", context, entry)
 
-    def _check_findings(self, outcome: FunctionOutcome, base: dict, entry: AiEntry) -> None:
+    def _check_findings(self, work: _Work) -> None:
+        base, entry = work.base, work.entry
         findings = sorted(
-            (f for f in outcome.patterns if f.score >= CHECK_FLOOR and f.pattern in self.patterns),
+            (
+                f
+                for f in work.outcome.patterns
+                if f.score >= CHECK_FLOOR and f.pattern in self.patterns
+            ),
             key=lambda f: -f.score,
         )[:MAX_CHECKS]
         for finding in findings:
@@ -227,25 +227,30 @@ class AiStage:
                 )
             )
 
-    def _suggest(self, outcome: FunctionOutcome, base: dict, entry: AiEntry) -> None:
-        matched = any(f.score >= CHECK_FLOOR for f in outcome.patterns)
-        if matched or not base["candidates"]:
+    def _suggest(self, work: _Work) -> None:
+        matched = any(f.score >= CHECK_FLOOR for f in work.outcome.patterns)
+        if matched or not work.base["candidates"]:
             return
-        result = self._run("pattern_suggest", base, entry)
-        if result is None or result.value.pattern == NONE_PATTERN:
+        result = self._run("pattern_suggest", work.base, work.entry)
+        if result is not None and result.value.pattern != NONE_PATTERN:
+            work.suggestion = result
+
+    def _check_suggestion(self, work: _Work) -> None:
+        result = work.suggestion
+        if result is None:
             return
         pattern = result.value.pattern
-        verdict = self._verdict(pattern, base, entry)
+        verdict = self._verdict(pattern, work.base, work.entry)
         agreed = verdict is not None and verdict.value.implements
         if agreed:
-            outcome.patterns.append(
+            work.outcome.patterns.append(
                 PatternFinding(
                     pattern,
                     SUGGESTION_SCORE,
                     [f"suggested by {result.model}: {result.value.reason}"],
                 )
             )
-        entry.suggestions.append(
+        work.entry.suggestions.append(
             AiSuggestion(
                 "pattern_suggested",
                 {"pattern": pattern, "reason": result.value.reason},
@@ -275,16 +280,45 @@ class AiStage:
         similar: list[list[SimilarEntry]],
         progress: Callable[[str, int, int, str], None] | None = None,
     ) -> list[AiEntry | None]:
-        """Every function enhanced (None for those not reached because the stage stopped)."""
-        entries: list[AiEntry | None] = []
-        for i, (outcome, hits) in enumerate(zip(outcomes, similar, strict=True)):
+        """Every function's questions asked, validated and applied (see the module
+        docstring); None for a function the stage never asked about because it stopped.
+
+        One kind of question is asked of every function before the next kind: the prompts of
+        a task share their long beginning (instructions and examples), which a local model
+        keeps evaluated from one call to the next, so only each function's own part is new.
+        Asked function by function, the tasks alternate and every prompt is evaluated whole.
+        """
+        work = [self._work(o, hits) for o, hits in zip(outcomes, similar, strict=True)]
+        phases = (
+            self._intent,
+            self._names,
+            self._check_findings,
+            self._suggest,
+            self._check_suggestion,
+        )
+        steps = len(phases) * len(work)
+        for number, (phase, item) in enumerate(
+            ((phase, item) for phase in phases for item in work), 1
+        ):
             if self.stopped is not None:
-                entries.append(None)
-                continue
-            entries.append(self.enhance(outcome, hits))
+                break
+            start = time.perf_counter()
+            phase(item)
+            item.entry.seconds += time.perf_counter() - start
             if progress is not None:
-                progress("ai", i + 1, len(outcomes), outcome.name)
-        return entries
+                progress("ai", number, steps, item.outcome.name)
+        self.seconds += sum(item.entry.seconds for item in work)
+        return [item.entry if item.entry.calls else None for item in work]
+
+
+@dataclass
+class _Work:
+    """One function on its way through the stage's questions."""
+
+    outcome: FunctionOutcome
+    base: dict  # what every prompt about the function is rendered from
+    entry: AiEntry
+    suggestion: TaskResult | None = None  # a suggested pattern waiting for its check
 
 
 __all__ = [
