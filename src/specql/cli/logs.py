@@ -54,6 +54,9 @@ class Moment(click.ParamType):
 
 
 WHEN = Moment()
+since_option = click.option(
+    "--since", type=WHEN, help="Only calls from then on: 12h, 7d or an ISO date/time."
+)
 
 
 def _number(value, digits: int = 0) -> str:
@@ -116,7 +119,7 @@ def logs_group() -> None:
 @click.option("--task", help="Only calls of this task, e.g. intent.")
 @click.option("--outcome", type=click.Choice(OUTCOMES), help="Only calls with this outcome.")
 @click.option("--run", "run_id", help="Only calls of this run (its id, as `stats --by run` shows).")
-@click.option("--since", type=WHEN, help="Only calls from then on: 12h, 7d or an ISO date/time.")
+@since_option
 @click.option(
     "--limit",
     default=50,
@@ -161,7 +164,7 @@ def list_cmd(task, outcome, run_id, since, limit, library, as_json) -> None:
     show_default=True,
     help="What to sum the calls up by.",
 )
-@click.option("--since", type=WHEN, help="Only calls from then on: 12h, 7d or an ISO date/time.")
+@since_option
 @library_option
 @json_option
 def stats_cmd(by, since, library, as_json) -> None:
