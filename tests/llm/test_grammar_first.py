@@ -91,3 +91,31 @@ def test_sampling_keeps_llama_cpps_grammar(gemma) -> None:
         temperature=0.9,
     )
     assert json.loads(completion.text)["colour"] in {"mauve", "ochre"}
+
+
+def test_a_grammar_that_allows_nothing_ends_the_text_without_feeding_it_a_token(
+    gemma, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import ctypes
+
+    import llama_cpp
+    import numpy as np
+
+    llm = gemma.load()
+    processor = GrammarFirstGreedy(llm, gemma._grammar(COLOUR))
+    accepted: list[int] = []
+
+    def refuse_everything(sampler, candidates) -> None:
+        array = ctypes.cast(candidates, ctypes.POINTER(llama_cpp.llama_token_data_array))[0]
+        for i in range(array.size):
+            array.data[i].logit = float("-inf")
+
+    monkeypatch.setattr(llama_cpp, "llama_sampler_apply", refuse_everything)
+    monkeypatch.setattr(llama_cpp, "llama_sampler_accept", lambda s, token: accepted.append(token))
+    try:
+        scores = np.random.default_rng(3).normal(size=llm.n_vocab()).astype(np.single)
+        chosen = processor(None, scores)
+    finally:
+        processor.close()
+    assert np.isfinite(chosen).sum() == 1 and np.argmax(chosen) == llm.token_eos()
+    assert accepted == [] and processor.full_checks == 1

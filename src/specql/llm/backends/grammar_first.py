@@ -9,8 +9,9 @@ answer, where the grammar allows nothing but end-of-text) does it test the whole
 as llama.cpp would. The chosen token is the same one llama.cpp's grammar sampler and greedy
 pick would choose, so answers do not change; they come about three times faster.
 
-It is a llama-cpp-python logits processor: it receives the scores of the whole vocabulary
-and leaves only the chosen token possible, advancing its own copy of the grammar.
+It is a llama-cpp-python logits processor: the first sampler of the chain, it receives the
+scores of the whole vocabulary indexed by token id, and leaves only the chosen token possible,
+advancing its own copy of the grammar.
 """
 
 from __future__ import annotations
@@ -53,11 +54,14 @@ class GrammarFirstGreedy:
             self.full_checks += 1
             everything = np.arange(len(scores), dtype=np.intc)
             allowed = self._allowed(everything, scores)
-            best = (
-                int(np.argmax(np.where(allowed, scores, -np.inf))) if allowed.any() else self._eos
-            )
-        self._llama_cpp.llama_sampler_accept(self._sampler, best)
+            best = int(np.argmax(np.where(allowed, scores, -np.inf))) if allowed.any() else None
         chosen = np.full_like(scores, -np.inf)
+        if best is None:
+            # A grammar that allows nothing cannot go on: end the text. (llama.cpp aborts the
+            # process when a grammar is handed a token it did not allow, end-of-text included.)
+            chosen[self._eos] = 0.0
+            return chosen
+        self._llama_cpp.llama_sampler_accept(self._sampler, best)
         chosen[best] = 0.0
         return chosen
 
