@@ -58,6 +58,14 @@ ENV_MAX_COST = "SPECQL_MAX_COST"
 ENV_RETRIES = "SPECQL_LLM_RETRIES"
 
 _SETTINGS = ("default", "cloud", "use_cloud", "min_confidence", "max_cost_usd", "retries")
+# The settings an environment variable can give.
+_ENV_SETTINGS = (
+    ("default", ENV_MODEL),
+    ("cloud", ENV_CLOUD_MODEL),
+    ("use_cloud", ENV_USE_CLOUD),
+    ("max_cost_usd", ENV_MAX_COST),
+    ("retries", ENV_RETRIES),
+)
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -205,30 +213,17 @@ def load_settings(
     env = os.environ if env is None else env
     path = config_path(home)
     data = _read_file(path)
+    flags = {"default": model, "use_cloud": use_cloud, "max_cost_usd": max_cost_usd}
+    layers = (  # lowest precedence first; the built-ins are the dataclass's defaults
+        ("file", {key: data[key] for key in _SETTINGS if key in data}),
+        ("env", {key: env[var] for key, var in _ENV_SETTINGS if env.get(var)}),
+        ("cli", {key: value for key, value in flags.items() if value is not None}),
+    )
     origin = dict.fromkeys(_SETTINGS, "builtin")
     values: dict = {}
-    for key in _SETTINGS:
-        if key in data:
-            values[key] = data[key]
-            origin[key] = "file"
-    for key, var in (
-        ("default", ENV_MODEL),
-        ("cloud", ENV_CLOUD_MODEL),
-        ("use_cloud", ENV_USE_CLOUD),
-        ("max_cost_usd", ENV_MAX_COST),
-        ("retries", ENV_RETRIES),
-    ):
-        if env.get(var):
-            values[key] = env[var]
-            origin[key] = "env"
-    for key, value in (
-        ("default", model),
-        ("use_cloud", use_cloud),
-        ("max_cost_usd", max_cost_usd),
-    ):
-        if value is not None:
-            values[key] = value
-            origin[key] = "cli"
+    for layer, given in layers:
+        values.update(given)
+        origin.update(dict.fromkeys(given, layer))
 
     where = str(path)
     builtin = LLMSettings()  # the defaults live on the dataclass, once
