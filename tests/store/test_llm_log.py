@@ -288,7 +288,7 @@ def test_totals_sum_every_call(known) -> None:
     assert sum(g["calls"] for g in known.stats(by="backend")) == total["calls"]
 
 
-def _by_run_day(known: LLMCallStore, conn: sqlite3.Connection) -> None:
+def _by_run_day(conn: sqlite3.Connection) -> None:
     """Run r1's calls logged on 1 January, r2's on 2 January."""
     days = {"r1": "2025-01-01T12:00:00.000Z", "r2": "2025-01-02T12:00:00.000Z"}
     with write(conn):
@@ -297,7 +297,7 @@ def _by_run_day(known: LLMCallStore, conn: sqlite3.Connection) -> None:
 
 
 def test_stats_and_totals_since_count_only_later_calls(known, conn) -> None:
-    _by_run_day(known, conn)
+    _by_run_day(conn)
     later = known.stats(by="run_id", since="2025-01-02")
     assert [(g["run_id"], g["calls"]) for g in later] == [("r2", 5)]
     total = known.totals(since=datetime(2025, 1, 2))
@@ -308,7 +308,7 @@ def test_stats_and_totals_since_count_only_later_calls(known, conn) -> None:
 
 
 def test_prune_forgets_the_calls_before_a_moment(known, conn) -> None:
-    _by_run_day(known, conn)
+    _by_run_day(conn)
     assert known.prune(before="2025-01-02") == 4
     assert {c["run_id"] for c in known.calls(limit=None)} == {"r2"}
     assert known.prune(before=datetime(2025, 1, 2)) == 0  # r2's calls are at noon
